@@ -1,0 +1,33 @@
+"""vaekit: variational autoencoders (Kingma & Welling 2013) with honest likelihoods.
+
+    import vaekit
+    run = vaekit.train(vaekit.Config())          # train on the built-in shapes data
+    model = vaekit.load(run.dir)                  # or any run folder
+    x = model.sample(16); q = model.encode(x); ll = model.log_likelihood(x, k=5000)
+
+Nothing heavy happens at import: submodules load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Config": "vaekit.config", "DataConfig": "vaekit.config", "ModelConfig": "vaekit.config",
+    "TrainConfig": "vaekit.config", "load_config": "vaekit.config",
+    "VAE": "vaekit.model", "build_model": "vaekit.model",
+    "train": "vaekit.training.loop", "load": "vaekit.run", "load_run": "vaekit.run", "Run": "vaekit.run",
+    "evaluate": "vaekit.evaluation", "elbo": "vaekit.objectives", "iwae_bound": "vaekit.objectives",
+    "VaekitError": "vaekit.errors",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vaekit' has no attribute {name!r}")

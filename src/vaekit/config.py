@@ -1,0 +1,241 @@
+"""Typed, validated configuration: data, model, training.
+
+Each field's `help` metadata is its documentation and its `--help` text (see `vaekit.cli`);
+`flag` overrides the derived flag name where the CLI's name differs from the field's.
+Configs are read from and written to JSON, TOML or YAML; never pickled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vaekit.errors import ConfigError
+
+DATASETS = ("shapes", "mnist", "folder", "array")
+BINARIZE = ("none", "dynamic", "static")
+ARCHS = ("mlp", "conv")
+ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "silu", "softplus")
+LIKELIHOODS = ("bernoulli", "gaussian")
+VARIANCES = ("fixed", "global", "per_dim")
+KL_ESTIMATORS = ("analytic", "mc")
+OBJECTIVES = ("elbo", "iwae")
+SCHEDULES = ("constant", "cosine")
+
+
+def _f(default: Any, help: str, flag: str | None = None, **kw: Any) -> Any:
+    """A dataclass field carrying its --help text (and optionally its CLI flag name)."""
+    meta = {"help": help}
+    if flag:
+        meta["flag"] = flag
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta, **kw)
+    return field(default=default, metadata=meta, **kw)
+
+
+def _choice(name: str, value: Any, choices: tuple) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(map(str, choices))}")
+
+
+def _positive(name: str, value: float, allow_zero: bool = False) -> None:
+    ok = value >= 0 if allow_zero else value > 0
+    if not ok:
+        raise ConfigError(f"{name}={value!r} must be {'>= 0' if allow_zero else '> 0'}")
+
+
+@dataclass
+class DataConfig:
+    dataset: str = _f("shapes", "dataset: shapes (built in), mnist, folder (images), array (.npy/.npz)",
+                      flag="data")
+    data_dir: str | None = _f(None, "mnist: folder with the four IDX .gz files; folder: image folder; "
+                                    "array: the .npy/.npz file")
+    image_size: int | None = _f(None, "image side in pixels (shapes: 64 by default; folder: 64; mnist: 28)")
+    channels: int | None = _f(None, "folder images: 1 (grayscale) or 3 (RGB, the default)")
+    binarize: str = _f("none", "none (grayscale in [0,1]), dynamic (a fresh Bernoulli draw of every batch), "
+                               "static (one fixed draw for the data seed)")
+    subset: int = _f(20000, "shapes: how many images are drawn from the 737,280-image factor grid")
+    val_fraction: float = _f(0.1, "shapes/folder/array: fraction held out for validation (and as much for test)")
+    data_seed: int = _f(0, "seed of the data itself (shapes subset, static binarization, splits)")
+    in_memory: bool = _f(True, "hold the data as one tensor; false: folder images are decoded lazily by "
+                               "DataLoader workers")
+    workers: int = _f(0, "DataLoader worker processes when --in-memory is false")
+
+    def __post_init__(self) -> None:
+        _choice("data", self.dataset, DATASETS)
+        _choice("binarize", self.binarize, BINARIZE)
+        if self.image_size is not None:
+            _positive("image-size", self.image_size)
+            if self.image_size < 8:
+                raise ConfigError(f"image-size={self.image_size} is too small (need >= 8)")
+        if self.channels is not None:
+            _choice("channels", self.channels, (1, 3))
+        _positive("subset", self.subset)
+        _positive("workers", self.workers, allow_zero=True)
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ConfigError(f"val-fraction={self.val_fraction} must lie in (0, 0.5)")
+        if self.dataset in ("folder", "array") and not self.data_dir:
+            raise ConfigError(f"--data {self.dataset} needs --data-dir (the image folder or array file)")
+
+
+@dataclass
+class ModelConfig:
+    arch: str = _f("mlp", "networks: mlp or conv", flag="model")
+    hidden: list[int] = _f([400], "hidden layer sizes of the MLP (repeat the flag or give a comma list)")
+    activation: str = _f("relu", "activation of the hidden layers: " + ", ".join(ACTIVATIONS))
+    channels_base: int = _f(32, "conv: channels of the first conv layer (doubled at each downsampling)")
+    latent_dim: int = _f(20, "size of the latent z")
+    likelihood: str = _f("bernoulli", "p(x|z): bernoulli (binary or [0,1] data, from logits) or gaussian")
+    variance: str = _f("global", "gaussian p(x|z) variance: fixed (--sigma), global (one learned), "
+                                 "per_dim (one learned per data dimension)")
+    sigma: float = _f(1.0, "gaussian p(x|z): the fixed standard deviation, or the initial one")
+
+    def __post_init__(self) -> None:
+        _choice("model", self.arch, ARCHS)
+        _choice("activation", self.activation, ACTIVATIONS)
+        _choice("likelihood", self.likelihood, LIKELIHOODS)
+        _choice("variance", self.variance, VARIANCES)
+        if not self.hidden:
+            raise ConfigError("hidden needs at least one layer size")
+        for h in self.hidden:
+            _positive("hidden", h)
+        _positive("channels-base", self.channels_base)
+        _positive("latent-dim", self.latent_dim)
+        _positive("sigma", self.sigma)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = _f(5, "passes over the training data")
+    batch_size: int = _f(128, "images per optimizer step")
+    lr: float = _f(1e-3, "Adam learning rate")
+    schedule: str = _f("constant", "learning-rate schedule: constant or cosine (decay to lr * lr-min-ratio)")
+    lr_warmup_steps: int = _f(0, "linear learning-rate warm-up, in steps")
+    lr_min_ratio: float = _f(0.1, "cosine schedule: final lr as a fraction of --lr")
+    weight_decay: float = _f(0.0, "AdamW weight decay")
+    grad_clip: float = _f(0.0, "clip the gradient norm at this value (0 = off)")
+    objective: str = _f("elbo", "training objective: elbo, or iwae (Burda et al. 2015) with --iwae-k samples")
+    iwae_k: int = _f(5, "iwae objective: importance samples per data point")
+    kl: str = _f("analytic", "KL estimator: analytic (SGVB estimator B) or mc (estimator A)")
+    samples: int = _f(1, "L: latent samples per data point in the ELBO")
+    beta: float = _f(1.0, "weight of the KL term (beta-VAE; 1 = the ELBO)")
+    warmup_steps: int = _f(0, "linear KL warm-up from 0 to beta over this many steps (0 = off)")
+    free_bits: float = _f(0.0, "free bits per latent dimension, in nats (Kingma et al. 2016; 0 = off)")
+    ema: float = _f(0.0, "decay of an exponential moving average of the weights used for evaluation (0 = off)")
+    max_nonfinite: int = _f(20, "stop after this many non-finite steps in a row (each one is skipped)")
+    eval_k: int = _f(0, "importance samples for the validation log-likelihood each epoch (0 = ELBO only)")
+    seed: int = _f(0, "seed of initialisation, data order, binarization and sampling")
+    device: str = _f("cpu", "torch device: cpu, cuda, cuda:1, mps")
+    threads: int = _f(0, "torch intra-op threads (0 = torch's default)")
+    grid: int = _f(64, "images in the per-epoch sample and reconstruction grids")
+    log_every: int = _f(50, "write a step line to metrics.jsonl every this many steps")
+    progress: bool = _f(True, "show a progress bar")
+    tensorboard: bool = _f(False, "also write TensorBoard events (needs the tensorboard package)")
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "lr", "iwae_k", "samples", "max_nonfinite", "grid", "log_every"):
+            _positive(name.replace("_", "-"), getattr(self, name))
+        for name in ("lr_warmup_steps", "weight_decay", "grad_clip", "beta", "warmup_steps", "free_bits",
+                     "eval_k", "threads"):
+            _positive(name.replace("_", "-"), getattr(self, name), allow_zero=True)
+        _choice("schedule", self.schedule, SCHEDULES)
+        _choice("objective", self.objective, OBJECTIVES)
+        _choice("kl", self.kl, KL_ESTIMATORS)
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"ema={self.ema} must lie in [0, 1)")
+        if not 0.0 <= self.lr_min_ratio <= 1.0:
+            raise ConfigError(f"lr-min-ratio={self.lr_min_ratio} must lie in [0, 1]")
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "config") -> Config:
+        """Build a config from nested dicts; unknown sections or keys are errors, not ignored."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"{source}: expected a mapping with sections data/model/train")
+        unknown = set(d) - {"data", "model", "train"}
+        if unknown:
+            raise ConfigError(f"{source}: unknown section(s) {sorted(unknown)}; expected data, model, train")
+        parts = {}
+        for name, typ in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
+            parts[name] = make_section(typ, d.get(name, {}), f"{source}: [{name}]")
+        return cls(**parts)
+
+
+def make_section(typ: type, values: dict[str, Any], where: str) -> Any:
+    """Instantiate one config dataclass, checking names and types of the values."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(typ)}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {', '.join(fields)}")
+    clean = {k: _coerce(k, v, fields[k].type, where) for k, v in values.items()}
+    try:
+        return typ(**clean)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def _coerce(name: str, value: Any, annotation: str, where: str) -> Any:
+    """Check a value against a field's annotation (a string under `from __future__ import annotations`)."""
+    ann = str(annotation).replace(" ", "")
+    if value is None:
+        if "None" in ann:
+            return None
+        raise ConfigError(f"{where}: {name} must not be null")
+    base = ann.replace("|None", "")
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, int | float) and not isinstance(value, bool),
+        "str": isinstance(value, str),
+        "bool": isinstance(value, bool),
+        "list[int]": isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool)
+                                                     for v in value),
+    }.get(base, True)
+    if not ok:
+        raise ConfigError(f"{where}: {name}={value!r} should be of type {base}")
+    return float(value) if base == "float" else value
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Parse a JSON, TOML or YAML config file into nested dicts (validation happens in Config.from_dict)."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {p}: {e.strerror or e}") from None
+    try:
+        if p.suffix == ".json":
+            return json.loads(text)
+        if p.suffix == ".toml":
+            return tomllib.loads(text)
+        if p.suffix in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError:
+                raise ConfigError(f"{p}: YAML configs need PyYAML (pip install PyYAML)") from None
+            return yaml.safe_load(text) or {}
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, ValueError) as e:
+        raise ConfigError(f"config file {p} is not valid {p.suffix[1:].upper()}: {e}") from None
+    raise ConfigError(f"config file {p}: unknown format {p.suffix!r}; use .json, .toml or .yaml")
+
+
+def load_config(path: str | Path) -> Config:
+    return Config.from_dict(read_config_file(path), source=str(path))
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")

@@ -1,0 +1,116 @@
+"""The VAE: wires encoder and decoder networks to q(z|x), p(z) and p(x|z).
+
+`forward` returns distributions and samples, never a loss: objectives live in
+`vaekit.objectives` (as in NVAE), so β-VAE, IWAE and warm-up are functions, not subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from vaekit.config import ModelConfig
+from vaekit.distributions import BernoulliHead, DiagonalGaussian, GaussianHead, StandardNormal
+from vaekit.errors import ConfigError
+from vaekit.nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+
+
+@dataclass
+class VAEOutput:
+    q: DiagonalGaussian  # q(z|x), batch (B,)
+    z: torch.Tensor      # (S, B, D) reparameterised samples
+    px: Any              # p(x|z), batch (S, B)
+
+
+class VAE(nn.Module):
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, likelihood: nn.Module, latent_dim: int,
+                 event_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.likelihood_head = likelihood
+        self.latent_dim = latent_dim
+        self.event_shape = tuple(event_shape)
+        self.prior = StandardNormal(latent_dim)
+
+    def posterior(self, x: torch.Tensor) -> DiagonalGaussian:
+        """q(z|x): the encoder's concatenated head split into mean and log-variance."""
+        mean, logvar = self.encoder(x).chunk(2, dim=-1)  # (B, D) each
+        return DiagonalGaussian(mean, logvar)
+
+    def likelihood(self, z: torch.Tensor) -> Any:
+        """p(x|z) for z of shape (*S, D); the distribution's batch shape is S."""
+        lead = z.shape[:-1]
+        h = self.decoder(z.reshape(-1, self.latent_dim))  # (prod S, *out)
+        return self.likelihood_head(h.view(*lead, *h.shape[1:]))  # (*S, *out)
+
+    def forward(self, x: torch.Tensor, n_samples: int = 1,
+                generator: torch.Generator | None = None) -> VAEOutput:
+        q = self.posterior(x)
+        z = q.rsample(n_samples, generator=generator)  # (S, B, D)
+        return VAEOutput(q=q, z=z, px=self.likelihood(z))
+
+    # The user-facing API: inference-time helpers (no gradients).
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> DiagonalGaussian:
+        return self.posterior(x)
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The mean of p(x|z) (pixel probabilities for a Bernoulli likelihood)."""
+        return self.likelihood(z).mean
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.posterior(x).mean)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Decode n draws from the prior: mean images of p(x|z), z ~ p(z)."""
+        p = next(self.parameters())
+        z = self.prior.sample(n, generator=generator, device=p.device, dtype=p.dtype)
+        return self.decode(z)
+
+    @torch.no_grad()
+    def log_likelihood(self, x: torch.Tensor, k: int = 5000, chunk: int | None = None,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """Importance-sampled log p(x) per data point, in nats (Burda et al. 2015, eq. 8)."""
+        from vaekit.objectives import iwae_bound
+
+        return iwae_bound(self, x, k, chunk=chunk, generator=generator).elbo
+
+
+def _mlp_nets(cfg: ModelConfig, shape: tuple[int, ...], p: int) -> tuple[nn.Module, nn.Module]:
+    enc = MLPEncoder(shape, cfg.hidden, 2 * cfg.latent_dim, cfg.activation)
+    dec = MLPDecoder(cfg.latent_dim, cfg.hidden, shape, cfg.activation, params_per_dim=p)
+    return enc, dec
+
+
+def _conv_nets(cfg: ModelConfig, shape: tuple[int, ...], p: int) -> tuple[nn.Module, nn.Module]:
+    if len(shape) != 3:
+        raise ConfigError(f"--model conv needs image data (C, H, W); this data has shape {shape}")
+    enc = ConvEncoder(shape, cfg.channels_base, cfg.hidden[0], 2 * cfg.latent_dim, cfg.activation)
+    dec = ConvDecoder(cfg.latent_dim, cfg.channels_base, cfg.hidden[0], shape, cfg.activation, params_per_dim=p)
+    return enc, dec
+
+
+NETWORKS: dict[str, Callable[[ModelConfig, tuple[int, ...], int], tuple[nn.Module, nn.Module]]] = {
+    "mlp": _mlp_nets,
+    "conv": _conv_nets,
+}
+
+LIKELIHOODS: dict[str, Callable[[ModelConfig, tuple[int, ...]], nn.Module]] = {
+    "bernoulli": lambda cfg, shape: BernoulliHead(shape),
+    "gaussian": lambda cfg, shape: GaussianHead(shape, cfg.variance, cfg.sigma),
+}
+
+
+def build_model(cfg: ModelConfig, event_shape: tuple[int, ...]) -> VAE:
+    """The VAE a model config describes, for data of the given event shape."""
+    head = LIKELIHOODS[cfg.likelihood](cfg, tuple(event_shape))
+    enc, dec = NETWORKS[cfg.arch](cfg, tuple(event_shape), head.params_per_dim)
+    return VAE(enc, dec, head, cfg.latent_dim, event_shape)

@@ -1,0 +1,50 @@
+"""Multi-layer perceptrons: tensor -> parameter tensor. No distributions, no loss."""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+
+import torch
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU,
+    "softplus": nn.Softplus,
+}
+
+
+def mlp(sizes: list[int], activation: str) -> nn.Sequential:
+    """Linear layers of the given sizes with `activation` between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(pairwise(sizes)):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+
+
+class MLPEncoder(nn.Module):
+    """x (B, *event_shape) -> (B, out_dim); the VAE reads mean and log-variance from one
+    concatenated head (one matmul instead of two)."""
+
+    def __init__(self, event_shape: tuple[int, ...], hidden: list[int], out_dim: int, activation: str) -> None:
+        super().__init__()
+        self.net = mlp([math.prod(event_shape), *hidden, out_dim], activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(1))  # (B, D_in) -> (B, out_dim)
+
+
+class MLPDecoder(nn.Module):
+    """z (N, latent) -> (N, params_per_dim * prod(event)) reshaped to (N, P*C, ...) / (N, *event)."""
+
+    def __init__(self, latent_dim: int, hidden: list[int], event_shape: tuple[int, ...], activation: str,
+                 params_per_dim: int = 1) -> None:
+        super().__init__()
+        self.out_shape = (params_per_dim * event_shape[0], *event_shape[1:]) if params_per_dim > 1 \
+            else tuple(event_shape)
+        self.net = mlp([latent_dim, *reversed(hidden), math.prod(self.out_shape)], activation)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(z.shape[0], *self.out_shape)  # (N, *out_shape)

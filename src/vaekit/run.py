@@ -1,0 +1,99 @@
+"""A run folder: its layout, and loading a trained model from it.
+
+RUN_DIR/
+  config.json             the full config (readable, editable)
+  data_stats.json         array standardisation statistics (array data only)
+  metrics.jsonl           one JSON record per logged step and per epoch
+  checkpoints/            last.safetensors, last-ema.safetensors, last-optim.pt, last.json (commit point),
+                          best.safetensors + best.json (the evaluation weights at the best validation ELBO)
+  samples/, recon/        per-epoch grids (PNG + .npy); samples.png, reconstructions.png: the latest
+  metrics.json            written by `vaekit evaluate`
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaekit.config import Config, load_config
+from vaekit.errors import CheckpointError, ConfigError
+from vaekit.model import VAE, build_model
+from vaekit.training.checkpoint import load_weights, read_state
+
+
+@dataclass
+class RunPaths:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def data_stats(self) -> Path:
+        return self.root / "data_stats.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    def state(self, which: str) -> Path:
+        return self.checkpoints / f"{which}.json"
+
+
+@dataclass
+class Run:
+    """What training returns: the folder, its config, the trained model (evaluation weights)."""
+
+    dir: Path
+    config: Config
+    model: VAE
+    event_shape: tuple[int, ...]
+    data_stats: dict[str, Any] | None = None
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        from vaekit.training.metrics import read_metrics
+
+        return read_metrics(RunPaths(self.dir).metrics)
+
+
+def read_run_config(run_dir: str | Path) -> Config:
+    paths = RunPaths(Path(run_dir))
+    if not paths.root.is_dir():
+        raise CheckpointError(f"run folder {paths.root} does not exist")
+    if not paths.config.is_file():
+        raise CheckpointError(f"{paths.root} is not a vaekit run folder: {paths.config.name} is missing")
+    try:
+        return load_config(paths.config)
+    except ConfigError as e:
+        raise CheckpointError(f"run config {paths.config} is invalid: {e}") from None
+
+
+def load_run(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Run:
+    """Load a run's config and model. which="best" (evaluation weights at the best validation ELBO)
+    or "last" (the evaluation weights of the last finished epoch)."""
+    if which not in ("best", "last"):
+        raise ConfigError(f"which={which!r} must be 'best' or 'last'")
+    paths = RunPaths(Path(run_dir))
+    cfg = read_run_config(run_dir)
+    state = read_state(paths.state(which))
+    shape = tuple(state["event_shape"])
+    model = build_model(cfg.model, shape)
+    name = state["eval_weights"]
+    load_weights(paths.checkpoints / name, model, state["files"].get(name))
+    stats = json.loads(paths.data_stats.read_text()) if paths.data_stats.is_file() else None
+    return Run(dir=paths.root, config=cfg, model=model.to(device).eval(), event_shape=shape, data_stats=stats)
+
+
+def load(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> VAE:
+    """The trained model of a run folder, in eval mode: `vaekit.load(run_dir).sample(16)`."""
+    return load_run(run_dir, which, device).model

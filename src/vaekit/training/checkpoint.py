@@ -1,0 +1,112 @@
+"""Checkpoints: weights in safetensors, optimizer state through torch.save / torch.load(weights_only=True),
+training state in JSON. Nothing is ever unpickled.
+
+Every file is written atomically (temporary file, fsync, rename), and the JSON state file, written
+last, records each file's sha256: it is the commit point of a checkpoint, so a run killed while
+saving keeps its previous checkpoint intact, and a corrupted file is detected on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from vaekit.errors import CheckpointError
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp) on a temporary path beside `path`, fsync it, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2) + "\n"))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_weights(path: Path, module: torch.nn.Module) -> str:
+    """Save a module's state dict as safetensors; returns the file's sha256."""
+    tensors = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+    atomic_write(path, lambda p: save_file(tensors, str(p)))
+    return sha256_file(path)
+
+
+def load_weights(path: Path, module: torch.nn.Module, sha256: str | None = None) -> None:
+    """Load safetensors weights into `module`, checking the digest and every name and shape."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file {path} is missing")
+    if sha256 is not None and sha256_file(path) != sha256:
+        raise CheckpointError(f"checkpoint file {path} is corrupted: its sha256 differs from the one recorded")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"checkpoint file {path} is not a readable safetensors file: {e}") from None
+    expected = module.state_dict()
+    missing, extra = set(expected) - set(tensors), set(tensors) - set(expected)
+    if missing or extra:
+        raise CheckpointError(f"checkpoint {path} does not fit the model: missing {sorted(missing)}, "
+                              f"unexpected {sorted(extra)}")
+    for name, t in tensors.items():
+        if t.shape != expected[name].shape or t.dtype != expected[name].dtype:
+            raise CheckpointError(f"checkpoint {path}: {name} has {tuple(t.shape)} {t.dtype}, the model "
+                                  f"expects {tuple(expected[name].shape)} {expected[name].dtype}")
+    module.load_state_dict(tensors)
+
+
+def save_optimizer(path: Path, optimizer: torch.optim.Optimizer) -> str:
+    atomic_write(path, lambda p: torch.save(optimizer.state_dict(), p))
+    return sha256_file(path)
+
+
+def load_optimizer(path: Path, optimizer: torch.optim.Optimizer, sha256: str | None = None) -> None:
+    if sha256 is not None and (not path.is_file() or sha256_file(path) != sha256):
+        raise CheckpointError(f"optimizer state {path} is missing or corrupted (sha256 mismatch)")
+    try:
+        # weights_only=True: tensors and plain containers only; a pickled payload is refused.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        optimizer.load_state_dict(state)
+    except Exception as e:  # torch raises UnpicklingError, RuntimeError, ValueError, ...
+        raise CheckpointError(f"optimizer state {path} cannot be loaded safely: {e}") from None
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    try:
+        state = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} is missing: the run folder has no finished checkpoint") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"checkpoint state {path} is unreadable: {e}") from None
+    if not isinstance(state, dict) or "epoch" not in state or "files" not in state:
+        raise CheckpointError(f"checkpoint state {path} lacks the keys 'epoch' and 'files'")
+    return state

@@ -1,0 +1,261 @@
+"""The one training loop: the only place with optimizers, devices, logging and checkpoints.
+
+Reproducibility: all randomness of epoch e (data order, dynamic binarization, the ε of the
+reparameterisation) comes from generators seeded by (seed, e), so a run resumed from the
+checkpoint of epoch e repeats exactly what an uninterrupted run does next.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from vaekit.config import Config, save_config
+from vaekit.data import iterate_batches, load_split
+from vaekit.errors import TrainingError
+from vaekit.evaluation import validation_elbo
+from vaekit.model import VAE, build_model
+from vaekit.objectives import Terms, beta_at, elbo, iwae_bound
+from vaekit.run import Run, RunPaths, load_run, read_run_config
+from vaekit.training import checkpoint as ckpt
+from vaekit.training.metrics import MetricsLog, truncate_metrics
+from vaekit.training.schedule import lr_at
+from vaekit.viz.grid import save_grid
+
+
+@dataclass
+class LoopState:
+    epoch: int = 0               # epochs finished
+    step: int = 0                # optimizer steps attempted (skipped ones included)
+    best_val_elbo: float = -math.inf
+    skipped: int = 0             # non-finite steps skipped, in total
+    nonfinite_in_row: int = 0
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return seed * 1_000_003 + epoch
+
+
+def objective(cfg: Config, model: VAE, x: torch.Tensor, step: int, gen: torch.Generator) -> Terms:
+    t = cfg.train
+    if t.objective == "iwae":
+        return iwae_bound(model, x, t.iwae_k, generator=gen)
+    return elbo(model, x, samples=t.samples, kl=t.kl, beta=beta_at(step, t.beta, t.warmup_steps),
+                free_bits=t.free_bits, generator=gen)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run_dir: Path, resume: bool) -> None:
+        self.cfg, self.paths = cfg, RunPaths(run_dir)
+        t = cfg.train
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        self.device = torch.device(t.device)
+        stats = self._read_stats() if resume else None
+        self.train_data = load_split(cfg.data, "train", stats=stats)
+        self.val_data = load_split(cfg.data, "val", stats=self.train_data.stats)
+        torch.manual_seed(t.seed)  # initial weights
+        self.model = build_model(cfg.model, self.train_data.event_shape).to(self.device)
+        self.ema = copy.deepcopy(self.model).requires_grad_(False) if t.ema > 0 else None
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        opt_cls = torch.optim.AdamW if t.weight_decay > 0 else torch.optim.Adam
+        # fused Adam: one kernel for the whole update (measured ~15% more images/s on the CPU than foreach).
+        fused = self.device.type in ("cpu", "cuda")
+        self.opt = opt_cls(self.params, lr=t.lr, weight_decay=t.weight_decay, fused=fused)
+        self.steps_per_epoch = math.ceil(len(self.train_data) / t.batch_size)
+        self.state = LoopState()
+        if resume:
+            self._load_checkpoint()
+        else:
+            self._start_run_folder()
+
+    @property
+    def eval_model(self) -> VAE:
+        """The weights evaluated and saved as 'best': the EMA copy when enabled (as in vdvae)."""
+        return self.ema if self.ema is not None else self.model
+
+    def _read_stats(self) -> dict | None:
+        p = self.paths.data_stats
+        return json.loads(p.read_text()) if p.is_file() else None
+
+    def _start_run_folder(self) -> None:
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        save_config(self.cfg, self.paths.config)
+        if self.train_data.stats is not None:
+            ckpt.write_json(self.paths.data_stats, self.train_data.stats)
+        self.paths.metrics.write_text("")
+
+    # --- the step -------------------------------------------------------------------------------
+    def train_step(self, x: torch.Tensor, gen: torch.Generator) -> Terms | None:
+        """One optimizer step; returns None when the loss or gradient was non-finite and the
+        step was skipped (vdvae's guard), raising after `max_nonfinite` of them in a row."""
+        t, s = self.cfg.train, self.state
+        lr = lr_at(s.step, lr=t.lr, total_steps=t.epochs * self.steps_per_epoch, schedule=t.schedule,
+                   warmup_steps=t.lr_warmup_steps, min_ratio=t.lr_min_ratio)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        terms = objective(self.cfg, self.model, x, s.step, gen)
+        self.opt.zero_grad(set_to_none=True)
+        terms.loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, t.grad_clip or math.inf)
+        s.step += 1
+        if not bool(torch.isfinite(terms.loss) & torch.isfinite(grad_norm)):
+            s.skipped += 1
+            s.nonfinite_in_row += 1
+            if s.nonfinite_in_row >= t.max_nonfinite:
+                raise TrainingError(f"{s.nonfinite_in_row} non-finite steps in a row at step {s.step} "
+                                    f"(loss {float(terms.loss):.4g}); try a lower --lr or --grad-clip. "
+                                    f"The last good checkpoint is kept in {self.paths.checkpoints}")
+            return None
+        s.nonfinite_in_row = 0
+        self.opt.step()
+        if self.ema is not None:
+            with torch.no_grad():
+                for pe, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
+                    pe.lerp_(p, 1.0 - t.ema)
+        return terms
+
+    # --- one epoch ------------------------------------------------------------------------------
+    def run_epoch(self, epoch: int, log: MetricsLog) -> dict[str, Any]:
+        t = self.cfg.train
+        data_gen = torch.Generator().manual_seed(epoch_seed(t.seed, epoch))
+        eps_gen = torch.Generator(device=self.device).manual_seed(epoch_seed(t.seed, epoch))
+        self.model.train()
+        sums = torch.zeros(3, dtype=torch.float64)  # elbo, rate, distortion summed over data points
+        n_seen, skipped_before = 0, self.state.skipped
+        bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{t.epochs}", disable=not t.progress,
+                   leave=False)
+        start = time.perf_counter()
+        for x, _ in iterate_batches(self.train_data, t.batch_size, generator=data_gen):
+            x = x.to(self.device, non_blocking=True)
+            terms = self.train_step(x, eps_gen)
+            bar.update(1)
+            if terms is None:
+                continue
+            sums += torch.stack([terms.elbo.sum(), terms.rate.sum(), terms.distortion.sum()]).detach().double()
+            n_seen += len(x)
+            if self.state.step % t.log_every == 0:
+                self._log_step(log, epoch, terms, bar)
+        seconds = time.perf_counter() - start
+        bar.close()
+        e, r, d = (sums / max(n_seen, 1)).tolist()
+        return {"kind": "epoch", "epoch": epoch, "step": self.state.step, "train_elbo": e, "train_rate": r,
+                "train_distortion": d, "train_seconds": seconds, "images_per_s": len(self.train_data) / seconds,
+                "skipped_steps": self.state.skipped - skipped_before, "lr": self.opt.param_groups[0]["lr"]}
+
+    def _log_step(self, log: MetricsLog, epoch: int, terms: Terms, bar: tqdm) -> None:
+        t = self.cfg.train
+        rec = {"kind": "step", "epoch": epoch, "step": self.state.step, "loss": float(terms.loss),
+               "elbo": float(terms.elbo.mean()), "rate": float(terms.rate.mean()),
+               "distortion": float(terms.distortion.mean()), "beta": beta_at(self.state.step, t.beta,
+                                                                             t.warmup_steps),
+               "lr": self.opt.param_groups[0]["lr"]}
+        log.write(rec)
+        bar.set_postfix(elbo=f"{rec['elbo']:.2f}", rate=f"{rec['rate']:.2f}")
+
+    # --- end of epoch: validate, pictures, checkpoint ----------------------------------------------
+    def end_epoch(self, record: dict[str, Any], log: MetricsLog) -> None:
+        t, s = self.cfg.train, self.state
+        val = validation_elbo(self.eval_model, self.val_data, seed=t.seed)
+        record.update({f"val_{k}": v for k, v in val.items()})
+        if t.eval_k > 1:
+            from vaekit.evaluation import evaluate
+
+            res = evaluate(self.eval_model, self.val_data, k=t.eval_k, seed=t.seed, progress=False)
+            record["val_log_likelihood"] = res["log_likelihood"]
+        s.epoch = record["epoch"]
+        improved = val["elbo"] > s.best_val_elbo
+        s.best_val_elbo = max(s.best_val_elbo, val["elbo"])
+        if self.train_data.is_image:
+            self._save_pictures(s.epoch)
+        self._save_checkpoint(best=improved)
+        log.write(record)
+
+    @torch.no_grad()
+    def _save_pictures(self, epoch: int) -> None:
+        from vaekit.viz.grid import reconstruction_pairs
+
+        m, n = self.eval_model.eval(), self.cfg.train.grid
+        gen = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed)  # same z every epoch
+        samples = m.sample(n, generator=gen).clamp(0, 1)
+        x = self.val_data.x[: max(1, n // 2)].to(self.device)
+        pairs, ncol = reconstruction_pairs(x, m.reconstruct(x).clamp(0, 1))
+        root = self.paths.root
+        for name, images, nrow in (("samples", samples, None), ("reconstructions", pairs, ncol)):
+            sub = "recon" if name == "reconstructions" else "samples"
+            save_grid(images, root / sub / f"epoch_{epoch:04d}.png", nrow)
+            save_grid(images, root / f"{name}.png", nrow)
+
+    def _save_checkpoint(self, best: bool) -> None:
+        d, s = self.paths.checkpoints, self.state
+        files = {"last.safetensors": ckpt.save_weights(d / "last.safetensors", self.model),
+                 "last-optim.pt": ckpt.save_optimizer(d / "last-optim.pt", self.opt)}
+        eval_name = "last.safetensors"
+        if self.ema is not None:
+            eval_name = "last-ema.safetensors"
+            files[eval_name] = ckpt.save_weights(d / eval_name, self.ema)
+        meta = {"event_shape": list(self.train_data.event_shape), "eval_weights": eval_name,
+                "saved": datetime.now().isoformat(timespec="seconds")}
+        if best:
+            digest = ckpt.save_weights(d / "best.safetensors", self.eval_model)
+            ckpt.write_json(d / "best.json", {**s.__dict__, **meta, "eval_weights": "best.safetensors",
+                                              "files": {"best.safetensors": digest}})
+        ckpt.write_json(d / "last.json", {**s.__dict__, **meta, "files": files})  # the commit point
+
+    def _load_checkpoint(self) -> None:
+        d = self.paths.checkpoints
+        state = ckpt.read_state(d / "last.json")
+        files = state["files"]
+        ckpt.load_weights(d / "last.safetensors", self.model, files.get("last.safetensors"))
+        if self.ema is not None:
+            ckpt.load_weights(d / "last-ema.safetensors", self.ema, files.get("last-ema.safetensors"))
+        ckpt.load_optimizer(d / "last-optim.pt", self.opt, files.get("last-optim.pt"))
+        self.state = LoopState(**{k: state[k] for k in LoopState.__dataclass_fields__})
+        truncate_metrics(self.paths.metrics, self.state.step)
+
+    def fit(self) -> None:
+        t = self.cfg.train
+        log = MetricsLog(self.paths.metrics, self.paths.root / "tensorboard" if t.tensorboard else None)
+        try:
+            for epoch in range(self.state.epoch + 1, t.epochs + 1):
+                record = self.run_epoch(epoch, log)
+                self.end_epoch(record, log)
+                if t.progress:
+                    tqdm.write(f"epoch {epoch}: train elbo {record['train_elbo']:.2f}  val elbo "
+                               f"{record['val_elbo']:.2f}  ({record['images_per_s']:.0f} images/s)")
+        finally:
+            log.close()
+
+
+def default_run_dir(cfg: Config) -> Path:
+    return Path("runs") / f"{cfg.data.dataset}-{cfg.model.arch}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def train(config: Config | None = None, out: str | Path | None = None,
+          resume: str | Path | None = None) -> Run:
+    """Train a VAE and return its Run (folder, config, model with the best evaluation weights).
+
+    resume: a run folder to continue from its last finished epoch; `config` (if given) may raise
+    `train.epochs` to train longer, and must otherwise match the run's config.
+    """
+    if resume is not None:
+        run_dir = Path(resume)
+        cfg = config or read_run_config(run_dir)
+    else:
+        cfg = config or Config()
+        run_dir = Path(out) if out is not None else default_run_dir(cfg)
+    trainer = Trainer(cfg, run_dir, resume=resume is not None)
+    if resume is not None:
+        save_config(cfg, trainer.paths.config)  # e.g. more epochs
+    trainer.fit()
+    return load_run(run_dir, "best", cfg.train.device)
+
