@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 
 from vaekit.cli import main
+from vaekit.data import load_split
+from vaekit.run import load_run
 
 TINY = ["--data", "shapes", "--image-size", "16", "--subset", "1200", "--hidden", "32", "--latent-dim", "3",
         "--epochs", "1", "--batch-size", "64", "--no-progress", "--grid", "16"]
@@ -57,7 +59,12 @@ def test_sample_reconstruct_encode(run_dir, tmp_path):
     assert Image.open(png).size == (3 * 18 + 2, 3 * 18 + 2)
     rec = tmp_path / "r.png"
     assert main(["reconstruct", str(run_dir), "-n", "8", "--out", str(rec)]) == 0
-    assert np.load(rec.with_suffix(".npy")).shape[0] == 8  # 4 inputs + their 4 reconstructions per row pair
+    pairs = np.load(rec.with_suffix(".npy"))
+    assert pairs.shape == (16, 1, 16, 16)  # 8 inputs and their 8 reconstructions, row by row (4 per row)
+    run = load_run(run_dir)
+    x = load_split(run.config.data, "test").x[:8]
+    assert np.array_equal(pairs[0:4], x[0:4].numpy()) and np.array_equal(pairs[8:12], x[4:8].numpy())
+    assert np.allclose(pairs[4:8], run.model.reconstruct(x[0:4]).numpy(), atol=1e-6)
     enc = tmp_path / "z.npy"
     assert main(["encode", str(run_dir), "--split", "val", "--out", str(enc)]) == 0
     z = np.load(enc)

@@ -54,6 +54,12 @@ class VAE(nn.Module):
         z = q.rsample(n_samples, generator=generator)  # (S, B, D)
         return VAEOutput(q=q, z=z, px=self.likelihood(z))
 
+    @torch.no_grad()
+    def init_output_bias(self, data_mean: torch.Tensor) -> None:
+        """Start p(x|z) at the data's marginal mean (the decoder's output bias; as Burda et al. 2015
+        initialise theirs): it saves the first epoch from learning the average image. data_mean: event shape."""
+        self.decoder.set_output_bias(self.likelihood_head.params_for_mean(data_mean))
+
     # The user-facing API: inference-time helpers (no gradients).
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> DiagonalGaussian:

@@ -25,6 +25,10 @@ class BernoulliHead(nn.Module):
     def forward(self, h: torch.Tensor) -> BernoulliLogits:
         return BernoulliLogits(h, self.event_dims)
 
+    def params_for_mean(self, mean: torch.Tensor) -> torch.Tensor:
+        """Decoder output whose p(x|z) has the given mean: the log-odds."""
+        return torch.logit(mean.clamp(1e-4, 1 - 1e-4))
+
 
 class GaussianHead(nn.Module):
     """Gaussian p(x|z) with mean from the decoder and a variance that is fixed, one learned
@@ -47,3 +51,6 @@ class GaussianHead(nn.Module):
 
     def forward(self, h: torch.Tensor) -> GaussianPixels:
         return GaussianPixels(h, self.log_scale, self.event_dims)
+
+    def params_for_mean(self, mean: torch.Tensor) -> torch.Tensor:
+        return mean

@@ -65,3 +65,9 @@ class ConvDecoder(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.head(z).view(z.shape[0], *self.start)  # (N, C', h, w)
         return self.deconv(h)  # (N, P*C, H, W)
+
+    @torch.no_grad()
+    def set_output_bias(self, params: torch.Tensor) -> None:
+        """Start the last layer's per-channel bias at the spatial mean of the given parameters."""
+        c = params.shape[0]
+        self.deconv[-1].bias[:c].copy_(params.flatten(1).mean(1))

@@ -48,3 +48,9 @@ class MLPDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(z.shape[0], *self.out_shape)  # (N, *out_shape)
+
+    @torch.no_grad()
+    def set_output_bias(self, params: torch.Tensor) -> None:
+        """Start the output layer at given parameters (the first block of out_shape) for every z."""
+        bias = self.net[-1].bias.view(self.out_shape)
+        bias[: params.shape[0]].copy_(params)

@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vaekit.config import Config, save_config
-from vaekit.data import iterate_batches, load_split
+from vaekit.data import TensorData, iterate_batches, load_split
 from vaekit.errors import TrainingError
 from vaekit.evaluation import validation_elbo
 from vaekit.model import VAE, build_model
@@ -64,7 +64,10 @@ class Trainer:
         self.train_data = load_split(cfg.data, "train", stats=stats)
         self.val_data = load_split(cfg.data, "val", stats=self.train_data.stats)
         torch.manual_seed(t.seed)  # initial weights
-        self.model = build_model(cfg.model, self.train_data.event_shape).to(self.device)
+        self.model = build_model(cfg.model, self.train_data.event_shape)
+        if isinstance(self.train_data, TensorData):
+            self.model.init_output_bias(self.train_data.x.mean(0))
+        self.model.to(self.device)
         self.ema = copy.deepcopy(self.model).requires_grad_(False) if t.ema > 0 else None
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         opt_cls = torch.optim.AdamW if t.weight_decay > 0 else torch.optim.Adam
@@ -154,9 +157,9 @@ class Trainer:
 
     def _log_step(self, log: MetricsLog, epoch: int, terms: Terms, bar: tqdm) -> None:
         t = self.cfg.train
-        rec = {"kind": "step", "epoch": epoch, "step": self.state.step, "loss": float(terms.loss),
-               "elbo": float(terms.elbo.mean()), "rate": float(terms.rate.mean()),
-               "distortion": float(terms.distortion.mean()), "beta": beta_at(self.state.step, t.beta,
+        rec = {"kind": "step", "epoch": epoch, "step": self.state.step, "loss": float(terms.loss.detach()),
+               "elbo": float(terms.elbo.detach().mean()), "rate": float(terms.rate.detach().mean()),
+               "distortion": float(terms.distortion.detach().mean()), "beta": beta_at(self.state.step, t.beta,
                                                                              t.warmup_steps),
                "lr": self.opt.param_groups[0]["lr"]}
         log.write(rec)
@@ -226,6 +229,9 @@ class Trainer:
         t = self.cfg.train
         log = MetricsLog(self.paths.metrics, self.paths.root / "tensorboard" if t.tensorboard else None)
         try:
+            if self.state.step == 0:  # where training starts from: the first point of the loss curves
+                val = validation_elbo(self.eval_model, self.val_data, seed=t.seed)
+                log.write({"kind": "init", "epoch": 0, "step": 0, **{f"val_{k}": v for k, v in val.items()}})
             for epoch in range(self.state.epoch + 1, t.epochs + 1):
                 record = self.run_epoch(epoch, log)
                 self.end_epoch(record, log)

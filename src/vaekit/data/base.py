@@ -1,0 +1,108 @@
+"""In-memory data sets and the batch iterator of the training loop.
+
+MNIST-sized data is one resident tensor: each epoch draws a permutation and slices batches
+with `index_select`, with no per-item Python in the hot loop. Data decoded lazily from disk goes
+through a torch DataLoader over the same permutation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+from vaekit.errors import ConfigError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class TensorData:
+    x: torch.Tensor                    # (N, *event_shape) float32; images (N, C, H, W) in [0, 1]
+    labels: torch.Tensor | None = None  # (N,) int64 classes, (N, F) float32 factors, or None
+    binarize: str = "none"             # "dynamic": iterate_batches draws a fresh Bernoulli sample
+    stats: dict | None = None          # array data: {"mean": [...], "std": [...]} of the train split
+    label_names: list[str] | None = None
+    is_image: bool = True
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def take(self, n: int) -> TensorData:
+        """The first n items."""
+        return replace(self, x=self.x[:n], labels=None if self.labels is None else self.labels[:n])
+
+
+def check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}")
+
+
+def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One Bernoulli draw per pixel with probability x (pixel intensities in [0, 1])."""
+    return torch.bernoulli(x, generator=generator)
+
+
+def fixed_binarization(data: Any, seed: int) -> Any:
+    """Dynamically binarized data, frozen to one draw for a seed (for evaluation); else unchanged."""
+    if getattr(data, "binarize", "none") != "dynamic":
+        return data
+    gen = torch.Generator().manual_seed(seed)
+    return replace(data, x=binarize(data.x, gen), binarize="static")
+
+
+def split_indices(n: int, val_fraction: float, seed: int, split: str) -> torch.Tensor:
+    """A seeded permutation cut into train / val / test (val and test get val_fraction each)."""
+    check_split(split)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_val = max(1, round(n * val_fraction))
+    bounds = {"val": (0, n_val), "test": (n_val, 2 * n_val), "train": (2 * n_val, n)}
+    lo, hi = bounds[split]
+    return perm[lo:hi].sort().values
+
+
+def iterate_batches(data: Any, batch_size: int, *, generator: torch.Generator | None = None,
+                    shuffle: bool = True, drop_last: bool = False
+                    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Yield (x, labels-or-None) batches; a fresh Bernoulli draw per batch for dynamic binarization."""
+    n = len(data)
+    order = torch.randperm(n, generator=generator) if shuffle else None
+    if not isinstance(data, TensorData):
+        yield from _loader_batches(data, batch_size, order, generator, drop_last)
+        return
+    stop = n - n % batch_size if drop_last else n
+    for start in range(0, stop, batch_size):
+        if order is None:
+            x = data.x[start:start + batch_size]
+            y = None if data.labels is None else data.labels[start:start + batch_size]
+        else:
+            idx = order[start:start + batch_size]
+            x = data.x.index_select(0, idx)
+            y = None if data.labels is None else data.labels.index_select(0, idx)
+        if data.binarize == "dynamic":
+            x = binarize(x, generator)
+        yield x, y
+
+
+def _loader_batches(data: Any, batch_size: int, order: torch.Tensor | None,
+                    generator: torch.Generator | None, drop_last: bool
+                    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    indices = order.tolist() if order is not None else list(range(len(data)))
+    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, sampler=indices, drop_last=drop_last,
+                                         num_workers=getattr(data, "workers", 0), collate_fn=_collate)
+    for x, y in loader:
+        if data.binarize == "dynamic":
+            x = binarize(x, generator)
+        yield x, y
+
+
+def _collate(items: list[tuple[torch.Tensor, Any]]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    x = torch.stack([it[0] for it in items])
+    ys = [it[1] for it in items]
+    return x, None if ys[0] is None else torch.as_tensor(ys)

@@ -1,0 +1,114 @@
+"""`folder`: a directory of images (PNG, JPEG, ...), optionally one subfolder per class.
+
+Each image is converted to grayscale or RGB, resized so its shorter side is --image-size, and
+centre-cropped square. In memory by default; with in_memory=False, `LazyImageData` decodes each
+image on access (in DataLoader workers) so the data need not fit in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from vaekit.config import DataConfig
+from vaekit.data.base import TensorData, binarize, check_split, split_indices
+from vaekit.errors import DataError
+
+EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
+    """Image files under root (sorted); with class subfolders also their labels and class names."""
+    if not root.is_dir():
+        raise DataError(f"image folder {root} does not exist or is not a folder")
+    is_img = lambda p: p.is_file() and p.suffix.lower() in EXTENSIONS  # noqa: E731
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and any(is_img(p) for p in d.iterdir()))
+    if classes:
+        files, labels = [], []
+        for i, c in enumerate(classes):
+            found = sorted(p for p in (root / c).iterdir() if is_img(p))
+            files += found
+            labels += [i] * len(found)
+        return files, labels, classes
+    files = sorted(p for p in root.iterdir() if is_img(p))
+    if not files:
+        raise DataError(f"image folder {root} has no images ({', '.join(sorted(EXTENSIONS))})")
+    return files, None, None
+
+
+def read_image(path: Path, size: int, channels: int) -> np.ndarray:
+    """Decode, convert, resize the shorter side to `size`, centre-crop: (C, size, size) float32 in [0, 1]."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if channels == 1 else "RGB")
+            w, h = im.size
+            s = size / min(w, h)
+            im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.Resampling.LANCZOS)
+            w, h = im.size
+            left, top = (w - size) // 2, (h - size) // 2
+            arr = np.asarray(im.crop((left, top, left + size, top + size)), dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise DataError(f"cannot read image {path}: {e}") from None
+    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+
+
+@dataclass
+class LazyImageData(torch.utils.data.Dataset):
+    """Images decoded on access; iterate_batches serves it through a DataLoader."""
+
+    files: list[Path]
+    labels: list[int] | None
+    size: int
+    channels: int
+    binarize: str = "none"
+    workers: int = 0
+    label_names: list[str] | None = None
+    is_image: bool = True
+    stats: dict | None = None
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return (self.channels, self.size, self.size)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int | None]:
+        x = torch.from_numpy(read_image(self.files[i], self.size, self.channels))
+        return x, None if self.labels is None else self.labels[i]
+
+    def materialize(self) -> TensorData:
+        x = torch.stack([self[i][0] for i in range(len(self))]) if len(self) else torch.empty(0, *self.event_shape)
+        y = None if self.labels is None else torch.tensor(self.labels, dtype=torch.int64)
+        return TensorData(x, y, binarize=self.binarize, label_names=self.label_names)
+
+
+def load_folder(cfg: DataConfig, split: str, stats: dict | None = None) -> TensorData | LazyImageData:
+    check_split(split)
+    files, labels, classes = list_images(Path(cfg.data_dir or ""))
+    if len(files) < 3:
+        raise DataError(f"image folder {cfg.data_dir} has {len(files)} images; need at least 3 to split")
+    idx = split_indices(len(files), cfg.val_fraction, cfg.data_seed, split).tolist()
+    lazy = LazyImageData([files[i] for i in idx], None if labels is None else [labels[i] for i in idx],
+                         cfg.image_size or 64, cfg.channels or 3, cfg.binarize, cfg.workers, classes)
+    if not cfg.in_memory:
+        return lazy
+    data = lazy.materialize()
+    if cfg.binarize == "static":
+        data.x = binarize(data.x, torch.Generator().manual_seed(cfg.data_seed))
+    return data
+
+
+def load_image_path(path: Path, cfg: DataConfig) -> TensorData:
+    """One image file or a folder of them, converted as the run's data config says."""
+    if path.is_dir():
+        files, labels, classes = list_images(path)
+        lazy = LazyImageData(files, labels, cfg.image_size or 64, cfg.channels or 3, cfg.binarize,
+                             label_names=classes)
+        return lazy.materialize()
+    x = torch.from_numpy(read_image(path, cfg.image_size or 64, cfg.channels or 3))[None]
+    return TensorData(x, None, binarize=cfg.binarize)

@@ -1,0 +1,166 @@
+"""MNIST from the four standard gzipped IDX files: lookup, download with checksums, strict parsing.
+
+Lookup order: --data-dir, then $VAEKIT_DATA/mnist, then the user cache ($XDG_CACHE_HOME/vaekit/mnist);
+when none has the files, download them into the cache (sha256 of each .gz checked). Splits follow
+the classic protocol: train = first 50,000 training images, val = last 10,000, test = the 10k test set.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tempfile
+import urllib.request
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vaekit.config import DataConfig
+from vaekit.data.base import TensorData, binarize, check_split
+from vaekit.errors import ConfigError, DataError
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+# sha256 of the .gz files as the public mirrors serve them (the digests TensorFlow Datasets and others publish).
+MIRROR_SHA256 = {
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
+N_TRAIN = 50_000  # the first 50k training images; the last 10k are the validation set
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vaekit" / "mnist"
+
+
+def candidate_dirs(data_dir: str | None) -> list[Path]:
+    dirs: list[Path] = []
+    if data_dir:
+        dirs += [Path(data_dir), Path(data_dir) / "mnist"]
+    if os.environ.get("VAEKIT_DATA"):
+        dirs.append(Path(os.environ["VAEKIT_DATA"]) / "mnist")
+    dirs.append(cache_dir())
+    return dirs
+
+
+def _has_all(d: Path) -> bool:
+    return all((d / name).is_file() for name in FILES.values())
+
+
+def mnist_files(data_dir: str | None = None, *, download: bool = True, mirrors: Sequence[str] = MIRRORS,
+                digests: dict[str, str] | None = None, timeout: float = 20.0) -> Path:
+    """The folder that holds the four files; downloads them into the user cache when none does."""
+    for d in candidate_dirs(data_dir):
+        if _has_all(d):
+            return d
+    where = "\n  ".join(str(d) for d in candidate_dirs(data_dir))
+    missing_msg = (f"MNIST files not found. Put {', '.join(FILES.values())} in one of:\n  {where}\n"
+                   "(--data-dir DIR or VAEKIT_DATA=DIR with DIR/mnist/)")
+    if data_dir and not Path(data_dir).is_dir():
+        raise DataError(f"--data-dir {data_dir} does not exist. {missing_msg}")
+    if not download:
+        raise DataError(missing_msg)
+    target = cache_dir()
+    for name in FILES.values():
+        if not (target / name).is_file():
+            download_file(name, target, mirrors, (digests or MIRROR_SHA256)[name], timeout, missing_msg)
+    return target
+
+
+def download_file(name: str, target: Path, mirrors: Sequence[str], sha256: str, timeout: float,
+                  offline_msg: str) -> Path:
+    """Fetch `name` from the first mirror that serves it with the right sha256; write atomically."""
+    errors = []
+    for base in mirrors:
+        url = base.rstrip("/") + "/" + name
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                payload = resp.read()
+        except OSError as e:
+            errors.append(f"{url}: {e}")
+            continue
+        got = hashlib.sha256(payload).hexdigest()
+        if got != sha256:
+            raise DataError(f"checksum mismatch for {name} from {url}: sha256 {got}, expected {sha256}; "
+                            "nothing was saved")
+        target.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target, prefix=f".{name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+            os.replace(tmp, target / name)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return target / name
+    raise DataError(f"could not download {name} (offline?):\n  " + "\n  ".join(errors) + f"\n{offline_msg}")
+
+
+def read_idx(path: Path, magic: int) -> np.ndarray:
+    """Parse a gzipped IDX file strictly: magic number, dimensions, exact payload size."""
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise DataError(f"{path} is missing") from None
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{path} is not a readable gzip file (corrupted or truncated): {e}") from None
+    if len(raw) < 8:
+        raise DataError(f"{path} is truncated: {len(raw)} bytes, too short for an IDX header")
+    got = int.from_bytes(raw[:4], "big")
+    if got != magic:
+        raise DataError(f"{path}: wrong IDX magic number {got}, expected {magic}")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    expected = header + int(np.prod(dims))
+    if len(raw) != expected:
+        raise DataError(f"{path}: {len(raw)} bytes, but its header {dims} promises {expected} (truncated?)")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def read_pair(folder: Path, images: str, labels: str) -> tuple[np.ndarray, np.ndarray]:
+    x = read_idx(folder / images, IMAGES_MAGIC)
+    y = read_idx(folder / labels, LABELS_MAGIC)
+    if x.ndim != 3 or y.ndim != 1:
+        raise DataError(f"{folder / images}: expected (N, H, W) images and (N,) labels, got {x.shape}, {y.shape}")
+    if len(x) != len(y):
+        raise DataError(f"{folder}: {images} has {len(x)} images but {labels} has {len(y)} labels")
+    return x, y
+
+
+def load_mnist(cfg: DataConfig, split: str, stats: dict | None = None) -> TensorData:
+    check_split(split)
+    if cfg.image_size not in (None, 28):
+        raise ConfigError(f"--image-size {cfg.image_size}: MNIST images are 28x28")
+    folder = mnist_files(cfg.data_dir)
+    prefix = "test" if split == "test" else "train"
+    x, y = read_pair(folder, FILES[f"{prefix}_images"], FILES[f"{prefix}_labels"])
+    if split != "test":
+        if len(x) <= N_TRAIN:
+            raise DataError(f"{folder / FILES['train_images']}: {len(x)} images, need more than {N_TRAIN} "
+                            "for the 50k/10k train/validation split")
+        x, y = (x[:N_TRAIN], y[:N_TRAIN]) if split == "train" else (x[N_TRAIN:], y[N_TRAIN:])
+    images = torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(1)  # (N, 1, 28, 28)
+    mode = cfg.binarize
+    if mode == "static":  # one fixed draw, seeded per split so the splits' draws are independent
+        gen = torch.Generator().manual_seed(cfg.data_seed * 3 + ("train", "val", "test").index(split))
+        images = binarize(images, gen)
+    return TensorData(images, torch.from_numpy(y.astype(np.int64)), binarize=mode,
+                      label_names=[str(i) for i in range(10)])
