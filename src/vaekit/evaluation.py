@@ -35,8 +35,7 @@ def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_s
     device = next(model.parameters()).device
     data = fixed_binarization(data, seed)  # dynamically binarized data: one fixed draw, as is the protocol
     if limit is not None:
-        data = TensorData(data.x[:limit], None if data.labels is None else data.labels[:limit], data.binarize,
-                          data.stats, data.label_names, data.is_image)
+        data = data.take(limit)
     n_dims = math.prod(data.event_shape)
     bs = batch_size or max(1, min(len(data), 100 if k > 1 else 1000))
     chunk = max(1, ROWS_PER_PASS // bs)
@@ -44,7 +43,7 @@ def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_s
     sums = {"elbo": 0.0, "log_likelihood": 0.0}
     means, kl_dims = [], torch.zeros(model.latent_dim, dtype=torch.float64, device=device)
     bar = tqdm(total=len(data), desc=f"evaluate k={k}", unit="x", disable=not progress, leave=False)
-    for x, _ in iterate_batches(data, bs, shuffle=False):
+    for x, _ in iterate_batches(data, bs, shuffle=False, generator=torch.Generator().manual_seed(seed)):
         x = x.to(device)
         q = model.posterior(x)
         terms = iwae_bound(model, x, k, chunk=chunk, generator=gen)
@@ -84,7 +83,7 @@ def validation_elbo(model: torch.nn.Module, data: TensorData, *, batch_size: int
     data = fixed_binarization(data, seed)
     gen = torch.Generator(device=device).manual_seed(seed)
     totals = torch.zeros(3, dtype=torch.float64)
-    for x, _ in iterate_batches(data, batch_size, shuffle=False):
+    for x, _ in iterate_batches(data, batch_size, shuffle=False, generator=torch.Generator().manual_seed(seed)):
         t = elbo(model, x.to(device), generator=gen)
         totals += torch.stack([t.elbo.sum(), t.rate.sum(), t.distortion.sum()]).double().cpu()
     e, r, d = (totals / len(data)).tolist()

@@ -51,8 +51,8 @@ def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch
 
 def fixed_binarization(data: Any, seed: int) -> Any:
     """Dynamically binarized data, frozen to one draw for a seed (for evaluation); else unchanged."""
-    if getattr(data, "binarize", "none") != "dynamic":
-        return data
+    if not isinstance(data, TensorData) or data.binarize != "dynamic":
+        return data  # lazily decoded data: a seeded generator in iterate_batches fixes its draw instead
     gen = torch.Generator().manual_seed(seed)
     return replace(data, x=binarize(data.x, gen), binarize="static")
 

@@ -81,10 +81,15 @@ class LazyImageData(torch.utils.data.Dataset):
         x = torch.from_numpy(read_image(self.files[i], self.size, self.channels))
         return x, None if self.labels is None else self.labels[i]
 
-    def materialize(self) -> TensorData:
-        x = torch.stack([self[i][0] for i in range(len(self))]) if len(self) else torch.empty(0, *self.event_shape)
-        y = None if self.labels is None else torch.tensor(self.labels, dtype=torch.int64)
+    def materialize(self, n: int | None = None) -> TensorData:
+        """Decode the first n images (all by default) into one tensor."""
+        n = len(self) if n is None else min(n, len(self))
+        x = torch.stack([self[i][0] for i in range(n)]) if n else torch.empty(0, *self.event_shape)
+        y = None if self.labels is None else torch.tensor(self.labels[:n], dtype=torch.int64)
         return TensorData(x, y, binarize=self.binarize, label_names=self.label_names)
+
+    def take(self, n: int) -> TensorData:
+        return self.materialize(n)
 
 
 def load_folder(cfg: DataConfig, split: str, stats: dict | None = None) -> TensorData | LazyImageData:

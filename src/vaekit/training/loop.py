@@ -190,7 +190,7 @@ class Trainer:
         m, n = self.eval_model.eval(), self.cfg.train.grid
         gen = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed)  # same z every epoch
         samples = m.sample(n, generator=gen).clamp(0, 1)
-        x = self.val_data.x[: max(1, n // 2)].to(self.device)
+        x = self.val_data.take(max(1, n // 2)).x.to(self.device)
         pairs, ncol = reconstruction_pairs(x, m.reconstruct(x).clamp(0, 1))
         root = self.paths.root
         for name, images, nrow in (("samples", samples, None), ("reconstructions", pairs, ncol)):
@@ -235,9 +235,8 @@ class Trainer:
             for epoch in range(self.state.epoch + 1, t.epochs + 1):
                 record = self.run_epoch(epoch, log)
                 self.end_epoch(record, log)
-                if t.progress:
-                    tqdm.write(f"epoch {epoch}: train elbo {record['train_elbo']:.2f}  val elbo "
-                               f"{record['val_elbo']:.2f}  ({record['images_per_s']:.0f} images/s)")
+                tqdm.write(f"epoch {epoch}: train elbo {record['train_elbo']:.2f}  val elbo "
+                           f"{record['val_elbo']:.2f}  ({record['images_per_s']:.0f} images/s)")
         finally:
             log.close()
 
