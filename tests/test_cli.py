@@ -87,3 +87,13 @@ def test_bad_input_gives_a_clear_error(argv, needle, capsys):
 def test_evaluate_k_must_be_positive(run_dir, capsys):
     assert main(["evaluate", str(run_dir), "--k", "0"]) == 2
     assert "--k" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, needle", [(["--device", "cuda:7"], "device"), (["--device", "banana"], "device")])
+def test_unusable_device_is_a_clear_error(tmp_path, extra, needle, capsys):
+    import torch
+
+    if "cuda" in extra[1] and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has the device")
+    assert main(["train", *TINY, *extra, "--out", str(tmp_path / "r")]) == 2
+    assert needle in capsys.readouterr().err

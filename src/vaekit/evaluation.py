@@ -46,7 +46,7 @@ def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_s
     for x, _ in iterate_batches(data, bs, shuffle=False, generator=torch.Generator().manual_seed(seed)):
         x = x.to(device)
         q = model.posterior(x)
-        terms = iwae_bound(model, x, k, chunk=chunk, generator=gen)
+        terms = iwae_bound(model, x, k, chunk=chunk, generator=gen, q=q)
         kl = q.kl_per_dim(model.prior)  # (B, D)
         sums["elbo"] += float((-terms.distortion - kl.sum(-1)).double().sum())
         sums["log_likelihood"] += float(terms.elbo.double().sum())

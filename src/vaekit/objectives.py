@@ -78,15 +78,16 @@ def log_weights(model: torch.nn.Module, x: torch.Tensor, q: DiagonalGaussian, k:
 
 
 def iwae_bound(model: torch.nn.Module, x: torch.Tensor, k: int, *, chunk: int | None = None,
-               generator: torch.Generator | None = None) -> Terms:
+               generator: torch.Generator | None = None, q: DiagonalGaussian | None = None) -> Terms:
     """The IWAE bound L_k = E[log (1/k) Σ_i w_i] (Burda et al. 2015, eq. 8), which is also the
     importance-sampled estimate of log p(x) used for evaluation at k = 5000.
 
     With `chunk`, the k samples are drawn `chunk` at a time and combined by a running
     log-sum-exp (in float64), so memory stays bounded for any k. k = 1 is the ELBO estimator A.
     `rate` and `distortion` are the single-sample ELBO terms averaged over the k draws.
+    `q`: q(z|x) when the caller already has it.
     """
-    q = model.posterior(x)
+    q = model.posterior(x) if q is None else q
     chunk = k if chunk is None else max(1, min(chunk, k))
     lse_parts, distortion, rate = [], 0.0, 0.0
     for start in range(0, k, chunk):

@@ -130,3 +130,15 @@ def test_pickled_optimizer_payload_is_refused(tmp_path):
     opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
     with pytest.raises(CheckpointError, match="cannot be loaded safely"):
         load_optimizer(path, opt)
+
+
+def test_refuses_to_overwrite_a_run_or_resume_with_another_model(tmp_path):
+    from vaekit.errors import ConfigError
+
+    run = vaekit.train(tiny_config(epochs=1), out=tmp_path / "run")
+    with pytest.raises(ConfigError, match="already holds a run"):
+        vaekit.train(tiny_config(epochs=1), out=run.dir)
+    other = tiny_config(epochs=2)
+    other.model.latent_dim = 5
+    with pytest.raises(ConfigError, match="model.latent_dim"):
+        vaekit.train(other, resume=run.dir)

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from vaekit.config import Config, save_config
 from vaekit.data import TensorData, iterate_batches, load_split
-from vaekit.errors import TrainingError
+from vaekit.errors import ConfigError, TrainingError
 from vaekit.evaluation import validation_elbo
 from vaekit.model import VAE, build_model
 from vaekit.objectives import Terms, beta_at, elbo, iwae_bound
@@ -39,6 +39,18 @@ class LoopState:
     best_val_elbo: float = -math.inf
     skipped: int = 0             # non-finite steps skipped, in total
     nonfinite_in_row: int = 0
+
+
+def resolve_device(name: str) -> torch.device:
+    """A torch device from the config, checked to exist here (a clear error instead of a CUDA trace)."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"--device {name!r} is not a torch device (cpu, cuda, cuda:1, mps)") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not available.get(device.type, True):
+        raise ConfigError(f"--device {name}: this machine's torch has no {device.type} device")
+    return device
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -59,7 +71,7 @@ class Trainer:
         t = cfg.train
         if t.threads:
             torch.set_num_threads(t.threads)
-        self.device = torch.device(t.device)
+        self.device = resolve_device(t.device)
         stats = self._read_stats() if resume else None
         self.train_data = load_split(cfg.data, "train", stats=stats)
         self.val_data = load_split(cfg.data, "val", stats=self.train_data.stats)
@@ -241,6 +253,15 @@ class Trainer:
             log.close()
 
 
+def check_resumable(saved: Config, cfg: Config, run_dir: Path) -> None:
+    """A resumed run may change training options (e.g. more epochs), not its data or model."""
+    a, b = saved.to_dict(), cfg.to_dict()
+    changed = [f"{sec}.{k}" for sec in ("data", "model") for k in a[sec] if a[sec][k] != b[sec][k]]
+    if changed:
+        raise ConfigError(f"cannot resume {run_dir} with a different data/model config: {', '.join(changed)} "
+                          "changed (only training options may change on --resume)")
+
+
 def default_run_dir(cfg: Config) -> Path:
     return Path("runs") / f"{cfg.data.dataset}-{cfg.model.arch}-{datetime.now():%Y%m%d-%H%M%S}"
 
@@ -254,10 +275,15 @@ def train(config: Config | None = None, out: str | Path | None = None,
     """
     if resume is not None:
         run_dir = Path(resume)
-        cfg = config or read_run_config(run_dir)
+        saved = read_run_config(run_dir)
+        cfg = config or saved
+        check_resumable(saved, cfg, run_dir)
     else:
         cfg = config or Config()
         run_dir = Path(out) if out is not None else default_run_dir(cfg)
+        if (run_dir / "config.json").exists():
+            raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, "
+                              "or choose another --out")
     trainer = Trainer(cfg, run_dir, resume=resume is not None)
     if resume is not None:
         save_config(cfg, trainer.paths.config)  # e.g. more epochs
