@@ -140,5 +140,5 @@ def test_refuses_to_overwrite_a_run_or_resume_with_another_model(tmp_path):
         vaekit.train(tiny_config(epochs=1), out=run.dir)
     other = tiny_config(epochs=2)
     other.model.latent_dim = 5
-    with pytest.raises(ConfigError, match="model.latent_dim"):
+    with pytest.raises(ConfigError, match=r"model\.latent_dim"):
         vaekit.train(other, resume=run.dir)
