@@ -10,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vaekit.data import TensorData, fixed_binarization, iterate_batches
-from vaekit.objectives import iwae_bound
+from vaekit.objectives import iwae_bound, layer_kl
 
 ROWS_PER_PASS = 10_000  # decoder rows (samples x data points) per pass: bounds memory; ~10k fits the cache best here
 
@@ -41,13 +41,14 @@ def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_s
     chunk = max(1, ROWS_PER_PASS // bs)
     gen = torch.Generator(device=device).manual_seed(seed)
     sums = {"elbo": 0.0, "log_likelihood": 0.0}
-    means, kl_dims = [], torch.zeros(model.latent_dim, dtype=torch.float64, device=device)
+    means, kl_dims = [], 0.0
     bar = tqdm(total=len(data), desc=f"evaluate k={k}", unit="x", disable=not progress, leave=False)
     for x, _ in iterate_batches(data, bs, shuffle=False, generator=torch.Generator().manual_seed(seed)):
         x = x.to(device)
+        context = model.bottom_up(x)
+        terms = iwae_bound(model, x, k, chunk=chunk, generator=gen, context=context)
         q = model.posterior(x)
-        terms = iwae_bound(model, x, k, chunk=chunk, generator=gen, q=q)
-        kl = q.kl_per_dim(model.prior)  # (B, D)
+        kl = torch.cat([layer_kl(layer) for layer in model(x, 1, gen, context=context).latents], -1)  # (B, ΣD)
         sums["elbo"] += float((-terms.distortion - kl.sum(-1)).double().sum())
         sums["log_likelihood"] += float(terms.elbo.double().sum())
         kl_dims += kl.double().sum(0)

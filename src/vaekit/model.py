@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -16,14 +15,8 @@ from torch import nn
 from vaekit.config import ModelConfig
 from vaekit.distributions import BernoulliHead, DiagonalGaussian, GaussianHead, StandardNormal
 from vaekit.errors import ConfigError
+from vaekit.latents import Latent, VAEOutput
 from vaekit.nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
-
-
-@dataclass
-class VAEOutput:
-    q: DiagonalGaussian  # q(z|x), batch (B,)
-    z: torch.Tensor      # (S, B, D) reparameterised samples
-    px: Any              # p(x|z), batch (S, B)
 
 
 class VAE(nn.Module):
@@ -48,11 +41,17 @@ class VAE(nn.Module):
         h = self.decoder(z.reshape(-1, self.latent_dim))  # (prod S, *out)
         return self.likelihood_head(h.view(*lead, *h.shape[1:]))  # (*S, *out)
 
-    def forward(self, x: torch.Tensor, n_samples: int = 1,
-                generator: torch.Generator | None = None) -> VAEOutput:
-        q = self.posterior(x)
+    def bottom_up(self, x: torch.Tensor) -> DiagonalGaussian:
+        """What inference can reuse across sample chunks of the same x (here q(z|x) itself)."""
+        return self.posterior(x)
+
+    def forward(self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None,
+                context: DiagonalGaussian | None = None) -> VAEOutput:
+        """Draw S = n_samples latents per data point: z ~ q(z|x), and p(x|z). No loss here."""
+        q = self.bottom_up(x) if context is None else context
         z = q.rsample(n_samples, generator=generator)  # (S, B, D)
-        return VAEOutput(q=q, z=z, px=self.likelihood(z))
+        analytic = isinstance(self.prior, StandardNormal)  # closed-form KL (App. B) needs a Gaussian prior
+        return VAEOutput([Latent(z=z, q=q, p=self.prior, analytic=analytic)], self.likelihood(z))
 
     @torch.no_grad()
     def init_output_bias(self, data_mean: torch.Tensor) -> None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from vaekit.distributions import DiagonalGaussian
+from vaekit.latents import Latent
 
 
 @dataclass
@@ -44,56 +45,66 @@ def free_bits_rate(kl_per_dim: torch.Tensor, free_bits: float) -> torch.Tensor:
     return torch.clamp(kl_per_dim.mean(0), min=free_bits).sum()
 
 
+def layer_kl(layer: Latent, kl: str = "analytic") -> torch.Tensor:
+    """KL(q(z_l|.) || p(z_l|.)) of one layer, (B, D_l) per dimension, or (B, 1) when p does not factorise.
+
+    In closed form where valid (estimator B), else the Monte-Carlo log q - log p at the layer's
+    draws (estimator A), averaged over the S draws."""
+    if kl == "analytic" and layer.analytic:
+        k = layer.q.kl_per_dim(layer.p)  # (B, D) or (S, B, D)
+    elif hasattr(layer.p, "log_prob_per_dim"):
+        k = layer.q.log_prob_per_dim(layer.z) - layer.p.log_prob_per_dim(layer.z)  # (S, B, D)
+    else:
+        k = (layer.q.log_prob(layer.z) - layer.p.log_prob(layer.z)).unsqueeze(-1)  # (S, B, 1)
+    return k.mean(0) if k.dim() == 3 else k
+
+
 def elbo(model: torch.nn.Module, x: torch.Tensor, *, samples: int = 1, kl: str = "analytic",
          beta: float = 1.0, free_bits: float = 0.0, generator: torch.Generator | None = None) -> Terms:
-    """The ELBO of Kingma & Welling (2013) with L = `samples` draws per data point.
+    """The ELBO of Kingma & Welling (2013) with L = `samples` draws per data point, summed over the
+    model's stochastic layers (one for the VAE of the paper).
 
-    kl="analytic": estimator B (eq. 7), KL in closed form (Appendix B).
+    kl="analytic": estimator B (eq. 7), KL in closed form (Appendix B) wherever it is valid.
     kl="mc":       estimator A (eq. 6), log q(z|x) - log p(z) at the same draws.
     """
-    q: DiagonalGaussian = model.posterior(x)
-    z = q.rsample(samples, generator=generator)  # (L, B, D)
-    log_px_z = model.likelihood(z).log_prob(x)   # (L, B)
-    distortion = -log_px_z.mean(0)               # (B,)
-    if kl == "analytic":
-        kl_per_dim = q.kl_per_dim(model.prior)                                 # (B, D)
-    elif kl == "mc":
-        kl_per_dim = (q.log_prob_per_dim(z) - model.prior.log_prob_per_dim(z)).mean(0)  # (B, D)
-    else:
+    if kl not in ("analytic", "mc"):
         raise ValueError(f"unknown KL estimator {kl!r}")
-    rate = kl_per_dim.sum(-1)  # (B,)
-    rate_term = free_bits_rate(kl_per_dim, free_bits) if free_bits > 0 else rate.mean()
+    out = model(x, samples, generator)
+    distortion = -out.px.log_prob(x).mean(0)  # (B,)
+    kls = [layer_kl(layer, kl) for layer in out.latents]  # each (B, D_l)
+    rate = torch.stack([k.sum(-1) for k in kls]).sum(0)  # (B,)
+    rate_term = sum(free_bits_rate(k, free_bits) for k in kls) if free_bits > 0 else rate.mean()
     loss = distortion.mean() + beta * rate_term
     return Terms(elbo=-(distortion + rate), rate=rate, distortion=distortion, loss=loss)
 
 
-def log_weights(model: torch.nn.Module, x: torch.Tensor, q: DiagonalGaussian, k: int,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
-    """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q(z|x): each (k, B)."""
-    z = q.rsample(k, generator=generator)      # (k, B, D)
-    log_px_z = model.likelihood(z).log_prob(x)  # (k, B)
-    log_pz = model.prior.log_prob(z)            # (k, B)
-    log_qz_x = q.log_prob(z)                    # (k, B)
-    return log_px_z + log_pz - log_qz_x, log_px_z, log_qz_x - log_pz
+def log_weights(model: torch.nn.Module, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
+                context: Any = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q (all layers): (log_w, log_px_z,
+    log q - log p), each (k, B)."""
+    out = model(x, k, generator, context=context)
+    log_px_z = out.px.log_prob(x)  # (k, B)
+    log_ratio = sum(layer.q.log_prob(layer.z) - layer.p.log_prob(layer.z) for layer in out.latents)  # (k, B)
+    return log_px_z - log_ratio, log_px_z, log_ratio
 
 
 def iwae_bound(model: torch.nn.Module, x: torch.Tensor, k: int, *, chunk: int | None = None,
-               generator: torch.Generator | None = None, q: DiagonalGaussian | None = None) -> Terms:
+               generator: torch.Generator | None = None, context: Any = None) -> Terms:
     """The IWAE bound L_k = E[log (1/k) Σ_i w_i] (Burda et al. 2015, eq. 8), which is also the
     importance-sampled estimate of log p(x) used for evaluation at k = 5000.
 
     With `chunk`, the k samples are drawn `chunk` at a time and combined by a running
     log-sum-exp (in float64), so memory stays bounded for any k. k = 1 is the ELBO estimator A.
     `rate` and `distortion` are the single-sample ELBO terms averaged over the k draws.
-    `q`: q(z|x) when the caller already has it.
+    `context`: `model.bottom_up(x)` when the caller already has it (reused across chunks).
     """
-    q = model.posterior(x) if q is None else q
+    context = model.bottom_up(x) if context is None else context
     chunk = k if chunk is None else max(1, min(chunk, k))
     lse_parts, distortion, rate = [], 0.0, 0.0
     for start in range(0, k, chunk):
         n = min(chunk, k - start)
-        log_w, log_px_z, log_ratio = log_weights(model, x, q, n, generator)  # (n, B) each
-        lse_parts.append(torch.logsumexp(log_w.double(), dim=0))             # (B,)
+        log_w, log_px_z, log_ratio = log_weights(model, x, n, generator, context)  # (n, B) each
+        lse_parts.append(torch.logsumexp(log_w.double(), dim=0))                   # (B,)
         distortion = distortion - log_px_z.sum(0)
         rate = rate + log_ratio.sum(0)
     lse = torch.logsumexp(torch.stack(lse_parts), dim=0) if len(lse_parts) > 1 else lse_parts[0]
