@@ -19,7 +19,46 @@ from vaekit.latents import Latent, VAEOutput
 from vaekit.nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
 
-class VAE(nn.Module):
+class GenerativeAPI:
+    """The user-facing API shared by every VAE in vaekit (inference-time helpers, no gradients).
+
+    A model provides `posterior(x)` (q of the layer the decoder reads), `likelihood(z)` and
+    `prior_sample(n, generator)` (z for the decoder, drawn from the generative model)."""
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> DiagonalGaussian:
+        return self.posterior(x)
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The mean of p(x|z) (pixel probabilities for a Bernoulli likelihood)."""
+        return self.likelihood(z).mean
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.posterior(x).mean)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Decode n draws from the generative model: mean images of p(x|z), z ~ p(z)."""
+        return self.decode(self.prior_sample(n, generator))
+
+    @torch.no_grad()
+    def log_likelihood(self, x: torch.Tensor, k: int = 5000, chunk: int | None = None,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """Importance-sampled log p(x) per data point, in nats (Burda et al. 2015, eq. 8)."""
+        from vaekit.objectives import iwae_bound
+
+        return iwae_bound(self, x, k, chunk=chunk, generator=generator).elbo
+
+    @torch.no_grad()
+    def init_output_bias(self, data_mean: torch.Tensor) -> None:
+        """Start p(x|z) at the data's marginal mean (the decoder's output bias; as Burda et al. 2015
+        initialise theirs): it saves the first epoch from learning the average image. data_mean: event shape."""
+        self.decoder.set_output_bias(self.likelihood_head.params_for_mean(data_mean))
+
+
+class VAE(GenerativeAPI, nn.Module):
     def __init__(self, encoder: nn.Module, decoder: nn.Module, likelihood: nn.Module, latent_dim: int,
                  event_shape: tuple[int, ...]) -> None:
         super().__init__()
@@ -34,6 +73,10 @@ class VAE(nn.Module):
         """q(z|x): the encoder's concatenated head split into mean and log-variance."""
         mean, logvar = self.encoder(x).chunk(2, dim=-1)  # (B, D) each
         return DiagonalGaussian(mean, logvar)
+
+    def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        p = next(self.parameters())
+        return self.prior.sample(n, generator=generator, device=p.device, dtype=p.dtype)
 
     def likelihood(self, z: torch.Tensor) -> Any:
         """p(x|z) for z of shape (*S, D); the distribution's batch shape is S."""
@@ -53,40 +96,6 @@ class VAE(nn.Module):
         analytic = isinstance(self.prior, StandardNormal)  # closed-form KL (App. B) needs a Gaussian prior
         return VAEOutput([Latent(z=z, q=q, p=self.prior, analytic=analytic)], self.likelihood(z))
 
-    @torch.no_grad()
-    def init_output_bias(self, data_mean: torch.Tensor) -> None:
-        """Start p(x|z) at the data's marginal mean (the decoder's output bias; as Burda et al. 2015
-        initialise theirs): it saves the first epoch from learning the average image. data_mean: event shape."""
-        self.decoder.set_output_bias(self.likelihood_head.params_for_mean(data_mean))
-
-    # The user-facing API: inference-time helpers (no gradients).
-    @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> DiagonalGaussian:
-        return self.posterior(x)
-
-    @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """The mean of p(x|z) (pixel probabilities for a Bernoulli likelihood)."""
-        return self.likelihood(z).mean
-
-    @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.posterior(x).mean)
-
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Decode n draws from the prior: mean images of p(x|z), z ~ p(z)."""
-        p = next(self.parameters())
-        z = self.prior.sample(n, generator=generator, device=p.device, dtype=p.dtype)
-        return self.decode(z)
-
-    @torch.no_grad()
-    def log_likelihood(self, x: torch.Tensor, k: int = 5000, chunk: int | None = None,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
-        """Importance-sampled log p(x) per data point, in nats (Burda et al. 2015, eq. 8)."""
-        from vaekit.objectives import iwae_bound
-
-        return iwae_bound(self, x, k, chunk=chunk, generator=generator).elbo
 
 
 def _mlp_nets(cfg: ModelConfig, shape: tuple[int, ...], p: int) -> tuple[nn.Module, nn.Module]:
