@@ -52,7 +52,7 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
     for dest, value in vars(args).items():
         if "." in dest:
             section, name = dest.split(".", 1)
-            if name == "hidden":  # --hidden 400 --hidden 200, or --hidden 400,200
+            if isinstance(value, list):  # --hidden 400 --hidden 200, or --hidden 400,200
                 value = [v for part in value for v in part]
             merged[section][name] = value
     return Config.from_dict(merged, source="command line")

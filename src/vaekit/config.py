@@ -24,6 +24,7 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 VARIANCES = ("fixed", "global", "per_dim")
 KL_ESTIMATORS = ("analytic", "mc")
 OBJECTIVES = ("elbo", "iwae")
+INFERENCE = ("bottom_up", "top_down")
 SCHEDULES = ("constant", "cosine")
 
 
@@ -90,6 +91,11 @@ class ModelConfig:
     activation: str = _f("gelu", "activation of the hidden layers: " + ", ".join(ACTIVATIONS))
     channels_base: int = _f(32, "conv: channels of the first conv layer (doubled at each downsampling)")
     latent_dim: int = _f(20, "size of the latent z")
+    latent_layers: list[int] = _f([], "sizes of further stochastic layers above z, bottom to top (a hierarchical "
+                                      "VAE; e.g. --latent-dim 100 --latent-layers 50: the IWAE paper's 2 layers)")
+    layer_hidden: list[int] = _f([100, 100], "hierarchical VAE: hidden sizes of the MLPs between stochastic layers")
+    inference: str = _f("bottom_up", "hierarchical VAE inference: bottom_up (Burda et al. 2015) or top_down "
+                                     "(Ladder VAE, Sønderby et al. 2016)")
     likelihood: str = _f("bernoulli", "p(x|z): bernoulli (binary or [0,1] data, from logits) or gaussian")
     variance: str = _f("global", "gaussian p(x|z) variance: fixed (--sigma), global (one learned), "
                                  "per_dim (one learned per data dimension)")
@@ -100,6 +106,10 @@ class ModelConfig:
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("likelihood", self.likelihood, LIKELIHOODS)
         _choice("variance", self.variance, VARIANCES)
+        _choice("inference", self.inference, INFERENCE)
+        for name in ("latent_layers", "layer_hidden"):
+            for h in getattr(self, name):
+                _positive(name.replace("_", "-"), h)
         if not self.hidden:
             raise ConfigError("hidden needs at least one layer size")
         for h in self.hidden:

@@ -123,8 +123,13 @@ LIKELIHOODS: dict[str, Callable[[ModelConfig, tuple[int, ...]], nn.Module]] = {
 }
 
 
-def build_model(cfg: ModelConfig, event_shape: tuple[int, ...]) -> VAE:
-    """The VAE a model config describes, for data of the given event shape."""
+def build_model(cfg: ModelConfig, event_shape: tuple[int, ...]) -> nn.Module:
+    """The VAE a model config describes, for data of the given event shape: one stochastic layer,
+    or a hierarchy when `latent_layers` is set."""
     head = LIKELIHOODS[cfg.likelihood](cfg, tuple(event_shape))
     enc, dec = NETWORKS[cfg.arch](cfg, tuple(event_shape), head.params_per_dim)
+    if cfg.latent_layers:
+        from vaekit.hierarchical import HierarchicalVAE
+
+        return HierarchicalVAE(cfg, tuple(event_shape), enc, dec, head)
     return VAE(enc, dec, head, cfg.latent_dim, event_shape)
