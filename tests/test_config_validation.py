@@ -1,0 +1,73 @@
+"""Configs: validated on construction, unknown keys refused, JSON/TOML round trips, clear file errors."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig, load_config, save_config
+from vaekit.errors import ConfigError
+from vaekit.training.schedule import lr_at
+
+
+@pytest.mark.parametrize("section, values, needle", [
+    ("model", {"latent_dim": 0}, "latent-dim"),
+    ("model", {"hidden": [400, -1]}, "hidden"),
+    ("model", {"hidden": []}, "hidden"),
+    ("model", {"likelihood": "poisson"}, "likelihood"),
+    ("model", {"latent_dim": "abc"}, "latent_dim"),
+    ("model", {"latent_dim": True}, "latent_dim"),
+    ("model", {"inference": "sideways"}, "inference"),
+    ("data", {"dataset": "cifar"}, "data"),
+    ("data", {"binarize": "dynamc"}, "binarize"),
+    ("data", {"val_fraction": 0.7}, "val-fraction"),
+    ("data", {"dataset": "folder"}, "--data-dir"),
+    ("train", {"ema": 1.0}, "ema"),
+    ("train", {"iwae_k": 0}, "iwae-k"),
+    ("train", {"batch_size": -8}, "batch-size"),
+    ("train", {"lr": 0}, "lr"),
+    ("train", {"epoch": 3}, "unknown key"),
+])
+def test_invalid_values_name_the_option(section, values, needle):
+    with pytest.raises(ConfigError, match=needle):
+        Config.from_dict({section: values})
+
+
+def test_unknown_section_is_refused():
+    with pytest.raises(ConfigError, match="optimizer"):
+        Config.from_dict({"optimizer": {}})
+
+
+def test_json_and_toml_round_trip(tmp_path):
+    cfg = Config(DataConfig(dataset="mnist", binarize="dynamic"), ModelConfig(hidden=[200, 200], latent_layers=[50]),
+                 TrainConfig(epochs=7, lr=3e-4, ema=0.999))
+    save_config(cfg, tmp_path / "c.json")
+    assert load_config(tmp_path / "c.json") == cfg
+    (tmp_path / "c.toml").write_text('[data]\ndataset = "mnist"\nbinarize = "dynamic"\n'
+                                     '[model]\nhidden = [200, 200]\nlatent_layers = [50]\n'
+                                     '[train]\nepochs = 7\nlr = 3e-4\nema = 0.999\n')
+    assert load_config(tmp_path / "c.toml") == cfg
+
+
+def test_config_file_errors_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"missing\.json"):
+        load_config(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ConfigError, match=r"bad\.json is not valid JSON"):
+        load_config(tmp_path / "bad.json")
+    (tmp_path / "bad.toml").write_text("[model\nhidden=")
+    with pytest.raises(ConfigError, match=r"bad\.toml is not valid TOML"):
+        load_config(tmp_path / "bad.toml")
+    (tmp_path / "c.ini").write_text("")
+    with pytest.raises(ConfigError, match="unknown format"):
+        load_config(tmp_path / "c.ini")
+
+
+def test_learning_rate_schedule():
+    kw = {"lr": 1.0, "total_steps": 100}
+    assert [lr_at(s, **kw) for s in (0, 50, 99)] == [1.0, 1.0, 1.0]
+    assert [lr_at(s, warmup_steps=4, **kw) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    cos = [lr_at(s, schedule="cosine", min_ratio=0.1, **kw) for s in range(101)]
+    assert cos[0] == 1.0 and cos[100] == pytest.approx(0.1) and cos[50] == pytest.approx(0.55)
+    assert all(a >= b for a, b in itertools.pairwise(cos))
