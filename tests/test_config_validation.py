@@ -19,7 +19,7 @@ from vaekit.training.schedule import lr_at
     ("model", {"latent_dim": "abc"}, "latent_dim"),
     ("model", {"latent_dim": True}, "latent_dim"),
     ("model", {"inference": "sideways"}, "inference"),
-    ("data", {"dataset": "cifar"}, "data"),
+    ("data", {"dataset": "cifar"}, "cifar"),
     ("data", {"binarize": "dynamc"}, "binarize"),
     ("data", {"val_fraction": 0.7}, "val-fraction"),
     ("data", {"dataset": "folder"}, "--data-dir"),
