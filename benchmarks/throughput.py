@@ -1,0 +1,248 @@
+"""Training and evaluation speed of vaekit against this machine's matmul roofline and a textbook loop.
+
+    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/throughput.py --write      # ~5 minutes
+    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/throughput.py --quick      # smoke test
+
+Reference model (issue 3): MLP 784-400-20, Bernoulli, dynamic binarization, batch 128, Adam 1e-3,
+MNIST's 50k training images. Everything is measured in one run of this script, so the ratios compare
+like with like on a noisy machine; throughputs are medians over epochs (the first one is warm-up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- throughput:start -->", "<!-- throughput:end -->"
+B, D_IN, H, Z = 128, 784, 400, 20
+# (rows, in, out) of the reference model's four linear layers at batch B
+LAYERS = [(B, D_IN, H), (B, H, 2 * Z), (B, Z, H), (B, H, D_IN)]
+
+
+def matmul_flops_per_image() -> int:
+    """Exact matmul FLOPs of one training step per image: forward 2·in·out per layer, backward the
+    weight gradient (2·in·out) for every layer and the input gradient for all but the first."""
+    fwd = sum(2 * i * o for _, i, o in LAYERS)
+    return 2 * fwd + sum(2 * i * o for _, i, o in LAYERS[1:])
+
+
+def roofline_step_seconds(repeats: int = 7, iters: int = 200) -> float:
+    """Median time of exactly the matmuls one training step does (forward, grad-input, grad-weight)."""
+    g = torch.Generator().manual_seed(0)
+    ops = []
+    for k, (rows, i, o) in enumerate(LAYERS):
+        x, w, gy = (torch.randn(s, generator=g) for s in ((rows, i), (o, i), (rows, o)))
+        ops.append((x, w.t()))          # forward: (B, i) @ (i, o)
+        ops.append((gy.t(), x))         # grad weight: (o, B) @ (B, i)
+        if k > 0:
+            ops.append((gy, w))         # grad input: (B, o) @ (o, i)
+    for a, b in ops * 20:
+        a @ b
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(iters):
+            for a, b in ops:
+                a @ b
+        times.append((time.perf_counter() - t) / iters)
+    return statistics.median(times)
+
+
+class TextbookVAE(nn.Module):
+    """The plain PyTorch VAE of tutorials: two heads, sigmoid output, F.binary_cross_entropy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.mu, self.logvar = nn.Linear(D_IN, H), nn.Linear(H, Z), nn.Linear(H, Z)
+        self.fc3, self.fc4 = nn.Linear(Z, H), nn.Linear(H, D_IN)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        h = F.gelu(self.fc1(x))
+        mu, logvar = self.mu(h), self.logvar(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.fc4(F.gelu(self.fc3(z)))), mu, logvar
+
+
+def textbook_images_per_s(x: torch.Tensor, epochs: int) -> list[float]:
+    torch.manual_seed(0)
+    model, loader = TextbookVAE(), torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x.view(len(x), -1)), batch_size=B, shuffle=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    rates = []
+    for _ in range(epochs):
+        t = time.perf_counter()
+        for (xb,) in loader:
+            xb = torch.bernoulli(xb)
+            recon, mu, logvar = model(xb)
+            kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+            loss = (F.binary_cross_entropy(recon, xb, reduction="sum") + kl) / len(xb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        rates.append(len(x) / (time.perf_counter() - t))
+    return rates
+
+
+def vaekit_epochs(model_cfg: dict, epochs: int, limit: int | None) -> list[dict]:
+    """Epoch records of the real Trainer (a throwaway run folder)."""
+    from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
+    from vaekit.training.loop import Trainer
+
+    cfg = Config(DataConfig(dataset="mnist", binarize="dynamic"), ModelConfig(**model_cfg),
+                 TrainConfig(epochs=epochs, batch_size=B, lr=1e-3, progress=False))
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(cfg, Path(tmp) / "run", resume=False)
+        if limit:
+            trainer.train_data = trainer.train_data.take(limit)
+            trainer.steps_per_epoch = -(-limit // B)
+        from vaekit.training.metrics import MetricsLog
+
+        log = MetricsLog(Path(tmp) / "m.jsonl")
+        records = [trainer.run_epoch(e, log) for e in range(1, epochs + 1)]
+        log.close()
+    return records
+
+
+def eval_seconds(limit: int, model_dir: Path | None = None) -> tuple[float, int]:
+    """Seconds of `evaluate` at k = 5000 on the first `limit` test images, of a freshly built model."""
+    from vaekit.config import DataConfig, ModelConfig
+    from vaekit.data import load_split
+    from vaekit.evaluation import evaluate
+    from vaekit.model import build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(), (1, 28, 28))
+    data = load_split(DataConfig(dataset="mnist", binarize="dynamic"), "test").take(limit)
+    t = time.perf_counter()
+    evaluate(model, data, k=5000, progress=False)
+    return time.perf_counter() - t, limit
+
+
+def peak_rss_mb(kind: str, args: argparse.Namespace) -> float:
+    """Peak resident memory of a training or evaluation run, each in its own process."""
+    cmd = [sys.executable, __file__, "--_rss", kind, "--eval-limit", str(args.eval_limit)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["rss_mb"]
+
+
+def _rss_child(kind: str, eval_limit: int) -> None:
+    if kind == "train":
+        vaekit_epochs({}, 1, None)
+    else:
+        eval_seconds(eval_limit)
+    print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def measure(args: argparse.Namespace) -> dict:
+    from vaekit.config import DataConfig
+    from vaekit.data import load_split
+
+    limit = 10_000 if args.quick else None
+    step_s = roofline_step_seconds(repeats=3 if args.quick else 7)
+    flops = matmul_flops_per_image()
+    res = {"roofline_images_per_s": B / step_s, "roofline_gflops": flops * B / step_s / 1e9,
+           "flops_per_image": flops, "threads": torch.get_num_threads()}
+    recs = vaekit_epochs({}, args.epochs, limit)
+    res["vaekit_images_per_s"] = statistics.median(r["images_per_s"] for r in recs[1:] or recs)
+    x = load_split(DataConfig(dataset="mnist"), "train").x
+    x = x[:limit] if limit else x
+    res["textbook_images_per_s"] = statistics.median(textbook_images_per_s(x, args.epochs)[1:] or [0])
+    secs, n = eval_seconds(args.eval_limit)
+    res["eval_minutes_10k"] = secs * 10_000 / n / 60
+    dec_flops = 2 * (Z * H + H * D_IN) * 5000 * 10_000  # decoder matmuls of k = 5000 on 10k images
+    res["eval_roofline_minutes_10k"] = dec_flops / (res["roofline_gflops"] * 1e9) / 60
+    for name, model_cfg in (("conv", {"arch": "conv", "hidden": [256], "channels_base": 32}),
+                            ("hierarchical", {"hidden": [200, 200], "latent_dim": 100, "latent_layers": [50],
+                                              "activation": "tanh"})):
+        n_epochs = 2 if name == "conv" else args.epochs
+        recs = vaekit_epochs(model_cfg, n_epochs, 5000 if name == "conv" else limit)
+        res[f"{name}_images_per_s"] = statistics.median(r["images_per_s"] for r in recs[1:] or recs)
+    if not args.quick:
+        res["train_rss_mb"], res["eval_rss_mb"] = peak_rss_mb("train", args), peak_rss_mb("eval", args)
+    return res
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def table(res: dict, args: argparse.Namespace) -> str:
+    ratio = res["vaekit_images_per_s"] / res["roofline_images_per_s"]
+    rows = [
+        ("matmul roofline of the reference model's step", f"{res['roofline_gflops']:.1f} GFLOP/s = "
+         f"{res['roofline_images_per_s']:,.0f} images/s", ""),
+        ("training FLOPs per image (matmuls, counted from the shapes)", f"{res['flops_per_image'] / 1e6:.2f} MFLOP",
+         "3·forward would be 3.91"),
+        ("vaekit training, reference MLP", f"{res['vaekit_images_per_s']:,.0f} images/s = "
+         f"{res['vaekit_images_per_s'] * res['flops_per_image'] / 1e9:.1f} GFLOP/s", f"{ratio:.0%} of roofline "
+         "(target ≥ 70%)"),
+        ("textbook PyTorch loop (same model)", f"{res['textbook_images_per_s']:,.0f} images/s",
+         f"vaekit ÷ textbook = {res['vaekit_images_per_s'] / res['textbook_images_per_s']:.2f}× (target ≥ 1.8×)"),
+        ("evaluation, k = 5000, 10k test images", f"{res['eval_minutes_10k']:.2f} min (extrapolated from "
+         f"{args.eval_limit} images)", f"decoder matmul roofline {res['eval_roofline_minutes_10k']:.2f} min "
+         "(target ≤ 4.5 min)"),
+        ("conv preset (2 epochs of 5k images)", f"{res['conv_images_per_s']:,.0f} images/s", "no target"),
+        ("hierarchical preset (IWAE 2-layer shapes, tanh)", f"{res['hierarchical_images_per_s']:,.0f} images/s",
+         "no target"),
+    ]
+    if "train_rss_mb" in res:
+        rows.append(("peak RSS: training / evaluation", f"{res['train_rss_mb']:.0f} MB / {res['eval_rss_mb']:.0f} MB",
+                     "one epoch / the evaluation above"))
+    lines = ["| measure | value | note |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def write_doc(text: str, args: argparse.Namespace) -> None:
+    cmd = "VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/throughput.py --write" + (
+        f" --epochs {args.epochs}" if args.epochs != 4 else "")
+    block = (f"{START}\n## Throughput (issue 3)\n\nCommand: `{cmd}`  \nMachine: {cpu_name()}, "
+             f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, Python "
+             f"{platform.python_version()}; date {date.today()}.  \nMedians over epochs 2–{args.epochs}; every figure "
+             f"measured in the same run.\n\n{text}\n{END}")
+    doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
+    if START in doc:
+        doc = doc[: doc.index(START)] + block + doc[doc.index(END) + len(END):]
+    else:
+        doc = doc.rstrip() + "\n\n" + block + "\n"
+    DOC.write_text(doc)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=int, default=4, help="training epochs per measurement (first is warm-up)")
+    p.add_argument("--eval-limit", type=int, default=500, help="test images timed at k = 5000")
+    p.add_argument("--quick", action="store_true", help="a smoke test: 10k images, fewer repeats")
+    p.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    p.add_argument("--_rss", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args._rss:
+        _rss_child(args._rss, args.eval_limit)
+        return
+    res = measure(args)
+    text = table(res, args)
+    print(text)
+    print(json.dumps(res))
+    if args.write and not args.quick:
+        write_doc(text, args)
+
+
+if __name__ == "__main__":
+    main()
