@@ -13,7 +13,7 @@ from vaekit.data import load_split
 from vaekit.run import load_run
 
 TINY = ["--data", "shapes", "--image-size", "16", "--subset", "1200", "--hidden", "32", "--latent-dim", "3",
-        "--epochs", "1", "--batch-size", "64", "--no-progress", "--grid", "16"]
+        "--epochs", "1", "--batch-size", "64", "--no-progress", "--grid", "16", "--no-compile"]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,14 @@ from vaekit.distributions import BernoulliLogits, DiagonalGaussian, GaussianHead
 from vaekit.model import VAE, build_model
 from vaekit.objectives import beta_at, elbo, iwae_bound
 
-torch.set_default_dtype(torch.float64)
+
+@pytest.fixture(autouse=True)
+def float64():
+    """Tight tolerances need float64; restored after each test so no other module sees it."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
 
 
 def rand_gaussian(shape=(5, 4), seed=0) -> DiagonalGaussian:

@@ -142,6 +142,8 @@ class TrainConfig:
     seed: int = _f(0, "seed of initialisation, data order, binarization and sampling")
     device: str = _f("cpu", "torch device: cpu, cuda, cuda:1, mps")
     threads: int = _f(0, "torch intra-op threads (0 = torch's default)")
+    compile: bool = _f(True, "torch.compile the objective (about 1.3x faster on the CPU; the first steps "
+                             "wait ~20 s for compilation)")
     grid: int = _f(64, "images in the per-epoch sample and reconstruction grids")
     log_every: int = _f(50, "write a step line to metrics.jsonl every this many steps")
     progress: bool = _f(True, "show a progress bar")

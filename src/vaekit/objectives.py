@@ -60,7 +60,8 @@ def layer_kl(layer: Latent, kl: str = "analytic") -> torch.Tensor:
 
 
 def elbo(model: torch.nn.Module, x: torch.Tensor, *, samples: int = 1, kl: str = "analytic",
-         beta: float = 1.0, free_bits: float = 0.0, generator: torch.Generator | None = None) -> Terms:
+         beta: float | torch.Tensor = 1.0, free_bits: float = 0.0,
+         generator: torch.Generator | None = None) -> Terms:
     """The ELBO of Kingma & Welling (2013) with L = `samples` draws per data point, summed over the
     model's stochastic layers (one for the VAE of the paper).
 

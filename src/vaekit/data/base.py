@@ -45,8 +45,11 @@ def check_split(split: str) -> None:
 
 
 def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One Bernoulli draw per pixel with probability x (pixel intensities in [0, 1])."""
-    return torch.bernoulli(x, generator=generator)
+    """One Bernoulli draw per pixel with probability x (pixel intensities in [0, 1]).
+
+    u < x with u ~ U(0, 1) is Bernoulli(x), and faster than torch.bernoulli on the CPU here."""
+    u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return (u < x).to(x.dtype)
 
 
 def fixed_binarization(data: Any, seed: int) -> Any:

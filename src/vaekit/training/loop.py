@@ -8,9 +8,12 @@ checkpoint of epoch e repeats exactly what an uninterrupted run does next.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -53,16 +56,37 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def _terms(out: tuple[torch.Tensor, ...]) -> Terms:
+    loss, e, r, d = out
+    return Terms(elbo=e, rate=r, distortion=d, loss=loss)
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
 
 
-def objective(cfg: Config, model: VAE, x: torch.Tensor, step: int, gen: torch.Generator) -> Terms:
+def objective(cfg: Config, model: VAE, x: torch.Tensor, beta: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The training objective as a tuple (loss, elbo, rate, distortion): a pure function of its
+    tensors (β is a tensor, ε comes from the seeded global RNG), so torch.compile can fuse it."""
     t = cfg.train
     if t.objective == "iwae":
-        return iwae_bound(model, x, t.iwae_k, generator=gen)
-    return elbo(model, x, samples=t.samples, kl=t.kl, beta=beta_at(step, t.beta, t.warmup_steps),
-                free_bits=t.free_bits, generator=gen)
+        terms = iwae_bound(model, x, t.iwae_k)
+    else:
+        terms = elbo(model, x, samples=t.samples, kl=t.kl, beta=beta, free_bits=t.free_bits)
+    return terms.loss, terms.elbo, terms.rate, terms.distortion
+
+
+def compile_objective(cfg: Config, model: VAE) -> Callable[..., tuple[torch.Tensor, ...]]:
+    """torch.compile of the objective for full batches (measured 1.3x images/s on the CPU; see
+    docs/benchmarks.md), falling back to eager when compilation is unavailable."""
+    eager = functools.partial(objective, cfg, model)
+    if not cfg.train.compile:
+        return eager
+    try:
+        return torch.compile(eager, dynamic=False)
+    except Exception as e:  # e.g. no C++ compiler, an unsupported platform
+        warnings.warn(f"torch.compile unavailable ({e}); training runs eagerly", stacklevel=2)
+        return eager
 
 
 class Trainer:
@@ -87,6 +111,8 @@ class Trainer:
         fused = self.device.type in ("cpu", "cuda")
         self.opt = opt_cls(self.params, lr=t.lr, weight_decay=t.weight_decay, fused=fused)
         self.steps_per_epoch = math.ceil(len(self.train_data) / t.batch_size)
+        self.eager = functools.partial(objective, cfg, self.model)
+        self.compiled = compile_objective(cfg, self.model)
         self.state = LoopState()
         if resume:
             self._load_checkpoint()
@@ -110,7 +136,7 @@ class Trainer:
         self.paths.metrics.write_text("")
 
     # --- the step -------------------------------------------------------------------------------
-    def train_step(self, x: torch.Tensor, gen: torch.Generator) -> Terms | None:
+    def train_step(self, x: torch.Tensor) -> Terms | None:
         """One optimizer step; returns None when the loss or gradient was non-finite and the
         step was skipped (vdvae's guard), raising after `max_nonfinite` of them in a row."""
         t, s = self.cfg.train, self.state
@@ -118,10 +144,16 @@ class Trainer:
                    warmup_steps=t.lr_warmup_steps, min_ratio=t.lr_min_ratio)
         for group in self.opt.param_groups:
             group["lr"] = lr
-        terms = objective(self.cfg, self.model, x, s.step, gen)
+        beta = torch.tensor(beta_at(s.step, t.beta, t.warmup_steps), device=self.device)
+        # The last, smaller batch of an epoch runs eagerly rather than compiling a second graph.
+        fn = self.compiled if len(x) == t.batch_size else self.eager
+        terms = _terms(fn(x, beta))
         self.opt.zero_grad(set_to_none=True)
         terms.loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, t.grad_clip or math.inf)
+        if t.grad_clip > 0:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.params, t.grad_clip)
+        else:  # the norm alone, for the finiteness check (clipping at inf would rescale every grad by 1)
+            grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
         s.step += 1
         if not bool(torch.isfinite(terms.loss) & torch.isfinite(grad_norm)):
             s.skipped += 1
@@ -143,7 +175,7 @@ class Trainer:
     def run_epoch(self, epoch: int, log: MetricsLog) -> dict[str, Any]:
         t = self.cfg.train
         data_gen = torch.Generator().manual_seed(epoch_seed(t.seed, epoch))
-        eps_gen = torch.Generator(device=self.device).manual_seed(epoch_seed(t.seed, epoch))
+        torch.manual_seed(epoch_seed(t.seed, epoch))  # the ε of the reparameterisation (eager or compiled)
         self.model.train()
         sums = torch.zeros(3, dtype=torch.float64)  # elbo, rate, distortion summed over data points
         n_seen, skipped_before = 0, self.state.skipped
@@ -152,7 +184,7 @@ class Trainer:
         start = time.perf_counter()
         for x, _ in iterate_batches(self.train_data, t.batch_size, generator=data_gen):
             x = x.to(self.device, non_blocking=True)
-            terms = self.train_step(x, eps_gen)
+            terms = self.train_step(x)
             bar.update(1)
             if terms is None:
                 continue
