@@ -98,13 +98,13 @@ def textbook_images_per_s(x: torch.Tensor, epochs: int) -> list[float]:
     return rates
 
 
-def vaekit_epochs(model_cfg: dict, epochs: int, limit: int | None) -> list[dict]:
+def vaekit_epochs(model_cfg: dict, epochs: int, limit: int | None, **train: object) -> list[dict]:
     """Epoch records of the real Trainer (a throwaway run folder)."""
     from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
     from vaekit.training.loop import Trainer
 
     cfg = Config(DataConfig(dataset="mnist", binarize="dynamic"), ModelConfig(**model_cfg),
-                 TrainConfig(epochs=epochs, batch_size=B, lr=1e-3, progress=False))
+                 TrainConfig(epochs=epochs, batch_size=B, lr=1e-3, progress=False, **train))
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, Path(tmp) / "run", resume=False)
         if limit:
@@ -157,8 +157,10 @@ def measure(args: argparse.Namespace) -> dict:
     flops = matmul_flops_per_image()
     res = {"roofline_images_per_s": B / step_s, "roofline_gflops": flops * B / step_s / 1e9,
            "flops_per_image": flops, "threads": torch.get_num_threads()}
-    recs = vaekit_epochs({}, args.epochs, limit)
-    res["vaekit_images_per_s"] = statistics.median(r["images_per_s"] for r in recs[1:] or recs)
+    for prec in ("fp32", "bf16"):
+        recs = vaekit_epochs({}, args.epochs, limit, precision=prec)
+        res[f"vaekit_{prec}_images_per_s"] = statistics.median(r["images_per_s"] for r in recs[1:] or recs)
+    res["vaekit_images_per_s"] = res["vaekit_fp32_images_per_s"]
     x = load_split(DataConfig(dataset="mnist"), "train").x
     x = x[:limit] if limit else x
     res["textbook_images_per_s"] = statistics.median(textbook_images_per_s(x, args.epochs)[1:] or [0])
@@ -174,7 +176,26 @@ def measure(args: argparse.Namespace) -> dict:
         res[f"{name}_images_per_s"] = statistics.median(r["images_per_s"] for r in recs[1:] or recs)
     if not args.quick:
         res["train_rss_mb"], res["eval_rss_mb"] = peak_rss_mb("train", args), peak_rss_mb("eval", args)
+        for prec in ("fp32", "bf16"):
+            res[f"nll_{prec}"] = test_nll(prec, args.nll_epochs, args.nll_limit)
     return res
+
+
+def test_nll(precision: str, epochs: int, limit: int) -> dict:
+    """Does bf16 autocast hurt the likelihood? Train the reference model with the same seed at each
+    precision, then evaluate both in float32: test ELBO and log p(x) at k = 5000 on `limit` images."""
+    import vaekit
+    from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
+    from vaekit.data import load_split
+    from vaekit.evaluation import evaluate
+
+    cfg = Config(DataConfig(dataset="mnist", binarize="dynamic"), ModelConfig(),
+                 TrainConfig(epochs=epochs, batch_size=B, lr=1e-3, progress=False, precision=precision))
+    with tempfile.TemporaryDirectory() as tmp:
+        run = vaekit.train(cfg, out=Path(tmp) / "run")
+    test = load_split(cfg.data, "test").take(limit)
+    r = evaluate(run.model, test, k=5000, progress=False)
+    return {"elbo": r["elbo"], "log_likelihood": r["log_likelihood"]}
 
 
 def cpu_name() -> str:
@@ -194,6 +215,9 @@ def table(res: dict, args: argparse.Namespace) -> str:
         ("vaekit training, reference MLP", f"{res['vaekit_images_per_s']:,.0f} images/s = "
          f"{res['vaekit_images_per_s'] * res['flops_per_image'] / 1e9:.1f} GFLOP/s", f"{ratio:.0%} of roofline "
          "(target ≥ 70%)"),
+        ("vaekit training, reference MLP, `--precision bf16`", f"{res['vaekit_bf16_images_per_s']:,.0f} images/s",
+         f"{res['vaekit_bf16_images_per_s'] / res['roofline_images_per_s']:.0%} of the float32 roofline; "
+         f"{res['vaekit_bf16_images_per_s'] / res['textbook_images_per_s']:.2f}× textbook"),
         ("textbook PyTorch loop (same model)", f"{res['textbook_images_per_s']:,.0f} images/s",
          f"vaekit ÷ textbook = {res['vaekit_images_per_s'] / res['textbook_images_per_s']:.2f}× (target ≥ 1.8×)"),
         ("evaluation, k = 5000, 10k test images", f"{res['eval_minutes_10k']:.2f} min (extrapolated from "
@@ -203,6 +227,11 @@ def table(res: dict, args: argparse.Namespace) -> str:
         ("hierarchical preset (IWAE 2-layer shapes, tanh)", f"{res['hierarchical_images_per_s']:,.0f} images/s",
          "no target"),
     ]
+    if "nll_fp32" in res:
+        a, b = res["nll_fp32"], res["nll_bf16"]
+        rows.append((f"test NLL after {args.nll_epochs} epochs, fp32 / bf16 (k = 5000, first {args.nll_limit} test "
+                     "images)", f"{-a['log_likelihood']:.2f} / {-b['log_likelihood']:.2f} nats",
+                     f"test ELBO {a['elbo']:.2f} / {b['elbo']:.2f}"))
     if "train_rss_mb" in res:
         rows.append(("peak RSS: training / evaluation", f"{res['train_rss_mb']:.0f} MB / {res['eval_rss_mb']:.0f} MB",
                      "one epoch / the evaluation above"))
@@ -229,6 +258,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=4, help="training epochs per measurement (first is warm-up)")
     p.add_argument("--eval-limit", type=int, default=500, help="test images timed at k = 5000")
+    p.add_argument("--nll-epochs", type=int, default=10, help="epochs of the fp32-vs-bf16 likelihood check")
+    p.add_argument("--nll-limit", type=int, default=1000, help="test images of the fp32-vs-bf16 likelihood check")
     p.add_argument("--quick", action="store_true", help="a smoke test: 10k images, fewer repeats")
     p.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     p.add_argument("--_rss", help=argparse.SUPPRESS)

@@ -142,6 +142,8 @@ class TrainConfig:
     seed: int = _f(0, "seed of initialisation, data order, binarization and sampling")
     device: str = _f("cpu", "torch device: cpu, cuda, cuda:1, mps")
     threads: int = _f(0, "torch intra-op threads (0 = torch's default)")
+    precision: str = _f("fp32", "fp32, or bf16: bfloat16 autocast of the networks' matmuls (densities stay "
+                                "float32); see docs/benchmarks.md for its speed and its test NLL")
     compile: bool = _f(True, "torch.compile the objective (about 1.3x faster on the CPU; the first steps "
                              "wait ~20 s for compilation)")
     grid: int = _f(64, "images in the per-epoch sample and reconstruction grids")
@@ -158,6 +160,7 @@ class TrainConfig:
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("objective", self.objective, OBJECTIVES)
         _choice("kl", self.kl, KL_ESTIMATORS)
+        _choice("precision", self.precision, ("fp32", "bf16"))
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"ema={self.ema} must lie in [0, 1)")
         if not 0.0 <= self.lr_min_ratio <= 1.0:

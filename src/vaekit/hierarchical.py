@@ -21,13 +21,13 @@ from torch import nn
 from vaekit.config import ModelConfig
 from vaekit.distributions import DiagonalGaussian, StandardNormal
 from vaekit.latents import Latent, VAEOutput
-from vaekit.model import GenerativeAPI
+from vaekit.model import GenerativeAPI, full_precision
 from vaekit.nets import mlp
 
 
 def gaussian(h: torch.Tensor) -> DiagonalGaussian:
     """A diagonal Gaussian from a concatenated (mean, log-variance) tensor (..., 2D)."""
-    mean, logvar = h.chunk(2, dim=-1)
+    mean, logvar = full_precision(h).chunk(2, dim=-1)
     return DiagonalGaussian(mean, logvar)
 
 
@@ -50,7 +50,7 @@ class HierarchicalVAE(GenerativeAPI, nn.Module):
 
     def likelihood(self, z: torch.Tensor) -> Any:
         lead = z.shape[:-1]
-        h = self.decoder(z.reshape(-1, self.latent_dim))  # (prod S, *out)
+        h = full_precision(self.decoder(z.reshape(-1, self.latent_dim)))  # (prod S, *out)
         return self.likelihood_head(h.view(*lead, *h.shape[1:]))
 
     def bottom_up(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -19,6 +19,12 @@ from vaekit.latents import Latent, VAEOutput
 from vaekit.nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
 
+def full_precision(h: torch.Tensor) -> torch.Tensor:
+    """Network outputs under bf16 autocast come back as bf16; densities and their sums over hundreds
+    of pixels need float32 (bf16 keeps 8 bits of mantissa). float32 and float64 pass unchanged."""
+    return h.to(torch.promote_types(h.dtype, torch.float32))
+
+
 class GenerativeAPI:
     """The user-facing API shared by every VAE in vaekit (inference-time helpers, no gradients).
 
@@ -71,7 +77,7 @@ class VAE(GenerativeAPI, nn.Module):
 
     def posterior(self, x: torch.Tensor) -> DiagonalGaussian:
         """q(z|x): the encoder's concatenated head split into mean and log-variance."""
-        mean, logvar = self.encoder(x).chunk(2, dim=-1)  # (B, D) each
+        mean, logvar = full_precision(self.encoder(x)).chunk(2, dim=-1)  # (B, D) each
         return DiagonalGaussian(mean, logvar)
 
     def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -81,7 +87,7 @@ class VAE(GenerativeAPI, nn.Module):
     def likelihood(self, z: torch.Tensor) -> Any:
         """p(x|z) for z of shape (*S, D); the distribution's batch shape is S."""
         lead = z.shape[:-1]
-        h = self.decoder(z.reshape(-1, self.latent_dim))  # (prod S, *out)
+        h = full_precision(self.decoder(z.reshape(-1, self.latent_dim)))  # (prod S, *out)
         return self.likelihood_head(h.view(*lead, *h.shape[1:]))  # (*S, *out)
 
     def bottom_up(self, x: torch.Tensor) -> DiagonalGaussian:

@@ -69,24 +69,32 @@ def objective(cfg: Config, model: VAE, x: torch.Tensor, beta: torch.Tensor) -> t
     """The training objective as a tuple (loss, elbo, rate, distortion): a pure function of its
     tensors (β is a tensor, ε comes from the seeded global RNG), so torch.compile can fuse it."""
     t = cfg.train
-    if t.objective == "iwae":
-        terms = iwae_bound(model, x, t.iwae_k)
-    else:
-        terms = elbo(model, x, samples=t.samples, kl=t.kl, beta=beta, free_bits=t.free_bits)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=t.precision == "bf16"):
+        if t.objective == "iwae":
+            terms = iwae_bound(model, x, t.iwae_k)
+        else:
+            terms = elbo(model, x, samples=t.samples, kl=t.kl, beta=beta, free_bits=t.free_bits)
     return terms.loss, terms.elbo, terms.rate, terms.distortion
 
 
-def compile_objective(cfg: Config, model: VAE) -> Callable[..., tuple[torch.Tensor, ...]]:
-    """torch.compile of the objective for full batches (measured 1.3x images/s on the CPU; see
-    docs/benchmarks.md), falling back to eager when compilation is unavailable."""
-    eager = functools.partial(objective, cfg, model)
-    if not cfg.train.compile:
-        return eager
-    try:
-        return torch.compile(eager, dynamic=False)
-    except Exception as e:  # e.g. no C++ compiler, an unsupported platform
-        warnings.warn(f"torch.compile unavailable ({e}); training runs eagerly", stacklevel=2)
-        return eager
+class CompiledObjective:
+    """torch.compile of the objective for full batches (measured ~1.3x images/s on the CPU; see
+    docs/benchmarks.md). Compilation happens at the first call; if it fails there (no C++ compiler,
+    an unsupported platform), training warns once and goes on eagerly."""
+
+    def __init__(self, eager: Callable[..., tuple[torch.Tensor, ...]]) -> None:
+        self.eager = eager
+        self.fn: Callable[..., tuple[torch.Tensor, ...]] | None = torch.compile(eager, dynamic=False)
+
+    def __call__(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.fn is not None:
+            try:
+                return self.fn(*args)
+            except Exception as e:  # torch._dynamo / inductor errors have no common public base
+                warnings.warn(f"torch.compile failed ({type(e).__name__}: {e}); training runs eagerly",
+                              stacklevel=2)
+                self.fn = None
+        return self.eager(*args)
 
 
 class Trainer:
@@ -112,7 +120,7 @@ class Trainer:
         self.opt = opt_cls(self.params, lr=t.lr, weight_decay=t.weight_decay, fused=fused)
         self.steps_per_epoch = math.ceil(len(self.train_data) / t.batch_size)
         self.eager = functools.partial(objective, cfg, self.model)
-        self.compiled = compile_objective(cfg, self.model)
+        self.compiled = CompiledObjective(self.eager) if t.compile else self.eager
         self.state = LoopState()
         if resume:
             self._load_checkpoint()
