@@ -41,7 +41,7 @@ def test_hidden_flag_takes_repeats_and_comma_lists(tmp_path):
 
 
 def test_evaluate_writes_metrics_json(run_dir, capsys):
-    assert main(["evaluate", str(run_dir), "--k", "20", "--limit", "50", "--split", "val"]) == 0
+    assert main(["evaluate", str(run_dir), "--k", "20", "--limit", "50", "--split", "val", "--no-compile"]) == 0
     m = json.loads((run_dir / "metrics.json").read_text())
     for key in ("elbo", "log_likelihood", "bits_per_dim", "active_units", "k", "n", "split"):
         assert key in m
@@ -97,3 +97,15 @@ def test_unusable_device_is_a_clear_error(tmp_path, extra, needle, capsys):
         pytest.skip("this machine has the device")
     assert main(["train", *TINY, *extra, "--out", str(tmp_path / "r")]) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_tensorboard_without_the_package_is_a_clear_error(tmp_path, capsys):
+    try:
+        import tensorboard  # noqa: F401
+
+        pytest.skip("tensorboard is installed")
+    except ImportError:
+        pass
+    assert main(["train", *TINY, "--tensorboard", "--out", str(tmp_path / "r")]) == 2
+    assert "pip install tensorboard" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # refused before anything was written

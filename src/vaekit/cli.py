@@ -97,7 +97,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         raise ConfigError(f"--k {args.k} must be >= 1")
     run = load_run(args.run_dir, args.which, args.device)
     data = _eval_data(run, args.split, None)
-    res = evaluate(run.model, data, k=args.k, batch_size=args.batch_size, seed=args.seed, limit=args.limit)
+    res = evaluate(run.model, data, k=args.k, batch_size=args.batch_size, seed=args.seed, limit=args.limit,
+                   compile=args.compile)
     res.update(split=args.split, which=args.which, seed=args.seed)
     write_json(run.dir / "metrics.json", res)
     print(f"{args.split} ({res['n']} items, k={res['k']}): ELBO {res['elbo']:.3f}  log p(x) "
@@ -191,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="evaluate the first N items only")
     p.add_argument("--batch-size", type=int, help="data points per batch (default: chosen for memory)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples (default: 0)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
+                   help="torch.compile the log-weights (about 1.5x faster at k = 5000; default: on)")
     p.set_defaults(func=cmd_evaluate)
 
     p = _run_parser(sub, "sample", "decode draws from the prior into a grid PNG (and .npy)")

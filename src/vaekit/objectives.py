@@ -11,7 +11,9 @@ free bits).
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,8 +91,14 @@ def log_weights(model: torch.nn.Module, x: torch.Tensor, k: int, generator: torc
     return log_px_z - log_ratio, log_px_z, log_ratio
 
 
+def _weights_with(model: torch.nn.Module, generator: torch.Generator | None, x: torch.Tensor, n: int,
+                  context: Any) -> tuple[torch.Tensor, ...]:
+    return log_weights(model, x, n, generator, context)
+
+
 def iwae_bound(model: torch.nn.Module, x: torch.Tensor, k: int, *, chunk: int | None = None,
-               generator: torch.Generator | None = None, context: Any = None) -> Terms:
+               generator: torch.Generator | None = None, context: Any = None,
+               weights_fn: Callable[..., tuple[torch.Tensor, ...]] | None = None) -> Terms:
     """The IWAE bound L_k = E[log (1/k) Σ_i w_i] (Burda et al. 2015, eq. 8), which is also the
     importance-sampled estimate of log p(x) used for evaluation at k = 5000.
 
@@ -98,13 +106,16 @@ def iwae_bound(model: torch.nn.Module, x: torch.Tensor, k: int, *, chunk: int | 
     log-sum-exp (in float64), so memory stays bounded for any k. k = 1 is the ELBO estimator A.
     `rate` and `distortion` are the single-sample ELBO terms averaged over the k draws.
     `context`: `model.bottom_up(x)` when the caller already has it (reused across chunks).
+    `weights_fn(x, n, context)`: log_weights of the model, e.g. compiled (its ε from the global RNG).
     """
     context = model.bottom_up(x) if context is None else context
+    if weights_fn is None:
+        weights_fn = functools.partial(_weights_with, model, generator)
     chunk = k if chunk is None else max(1, min(chunk, k))
     lse_parts, distortion, rate = [], 0.0, 0.0
     for start in range(0, k, chunk):
         n = min(chunk, k - start)
-        log_w, log_px_z, log_ratio = log_weights(model, x, n, generator, context)  # (n, B) each
+        log_w, log_px_z, log_ratio = weights_fn(x, n, context)  # (n, B) each
         lse_parts.append(torch.logsumexp(log_w.double(), dim=0))                   # (B,)
         distortion = distortion - log_px_z.sum(0)
         rate = rate + log_ratio.sum(0)

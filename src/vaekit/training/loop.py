@@ -12,8 +12,6 @@ import functools
 import json
 import math
 import time
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from vaekit.compiling import CompiledOrEager
 from vaekit.config import Config, save_config
 from vaekit.data import TensorData, iterate_batches, load_split
 from vaekit.errors import ConfigError, TrainingError
@@ -30,7 +29,7 @@ from vaekit.model import VAE, build_model
 from vaekit.objectives import Terms, beta_at, elbo, iwae_bound
 from vaekit.run import Run, RunPaths, load_run, read_run_config
 from vaekit.training import checkpoint as ckpt
-from vaekit.training.metrics import MetricsLog, truncate_metrics
+from vaekit.training.metrics import MetricsLog, summary_writer_class, truncate_metrics
 from vaekit.training.schedule import lr_at
 from vaekit.viz.grid import save_grid
 
@@ -77,26 +76,6 @@ def objective(cfg: Config, model: VAE, x: torch.Tensor, beta: torch.Tensor) -> t
     return terms.loss, terms.elbo, terms.rate, terms.distortion
 
 
-class CompiledObjective:
-    """torch.compile of the objective for full batches (measured ~1.3x images/s on the CPU; see
-    docs/benchmarks.md). Compilation happens at the first call; if it fails there (no C++ compiler,
-    an unsupported platform), training warns once and goes on eagerly."""
-
-    def __init__(self, eager: Callable[..., tuple[torch.Tensor, ...]]) -> None:
-        self.eager = eager
-        self.fn: Callable[..., tuple[torch.Tensor, ...]] | None = torch.compile(eager, dynamic=False)
-
-    def __call__(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        if self.fn is not None:
-            try:
-                return self.fn(*args)
-            except Exception as e:  # torch._dynamo / inductor errors have no common public base
-                warnings.warn(f"torch.compile failed ({type(e).__name__}: {e}); training runs eagerly",
-                              stacklevel=2)
-                self.fn = None
-        return self.eager(*args)
-
-
 class Trainer:
     def __init__(self, cfg: Config, run_dir: Path, resume: bool) -> None:
         self.cfg, self.paths = cfg, RunPaths(run_dir)
@@ -104,6 +83,8 @@ class Trainer:
         if t.threads:
             torch.set_num_threads(t.threads)
         self.device = resolve_device(t.device)
+        if t.tensorboard:
+            summary_writer_class()  # fails before any folder is made when the package is missing
         stats = self._read_stats() if resume else None
         self.train_data = load_split(cfg.data, "train", stats=stats)
         self.val_data = load_split(cfg.data, "val", stats=self.train_data.stats)
@@ -120,7 +101,8 @@ class Trainer:
         self.opt = opt_cls(self.params, lr=t.lr, weight_decay=t.weight_decay, fused=fused)
         self.steps_per_epoch = math.ceil(len(self.train_data) / t.batch_size)
         self.eager = functools.partial(objective, cfg, self.model)
-        self.compiled = CompiledObjective(self.eager) if t.compile else self.eager
+        # measured ~1.3x images/s on the CPU (docs/benchmarks.md); full batches only, see train_step
+        self.compiled = CompiledOrEager(self.eager, enabled=t.compile)
         self.state = LoopState()
         if resume:
             self._load_checkpoint()
@@ -225,7 +207,8 @@ class Trainer:
         if t.eval_k > 1:
             from vaekit.evaluation import evaluate
 
-            res = evaluate(self.eval_model, self.val_data, k=t.eval_k, seed=t.seed, progress=False)
+            res = evaluate(self.eval_model, self.val_data, k=t.eval_k, seed=t.seed, progress=False,
+                           compile=t.compile)
             record["val_log_likelihood"] = res["log_likelihood"]
         s.epoch = record["epoch"]
         improved = val["elbo"] > s.best_val_elbo

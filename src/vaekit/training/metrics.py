@@ -17,6 +17,15 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def summary_writer_class() -> type:
+    """TensorBoard's SummaryWriter, or a clear error when the optional package is missing."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise VaekitError("--tensorboard needs the tensorboard package (pip install tensorboard)") from None
+    return SummaryWriter
+
+
 class MetricsLog:
     def __init__(self, path: Path, tensorboard_dir: Path | None = None) -> None:
         self.path = path
@@ -24,11 +33,7 @@ class MetricsLog:
         self.file = open(path, "a")  # noqa: SIM115 - closed in close()
         self.tb = None
         if tensorboard_dir is not None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                raise VaekitError("--tensorboard needs the tensorboard package (pip install tensorboard)") from None
-            self.tb = SummaryWriter(str(tensorboard_dir))
+            self.tb = summary_writer_class()(str(tensorboard_dir))
 
     def write(self, record: dict[str, Any]) -> None:
         self.file.write(json.dumps({k: _clean(v) for k, v in record.items()}) + "\n")
