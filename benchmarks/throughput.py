@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -145,7 +144,9 @@ def _rss_child(kind: str, eval_limit: int) -> None:
         vaekit_epochs({}, 1, None)
     else:
         eval_seconds(eval_limit)
-    print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    # VmHWM: this process image's peak RSS (ru_maxrss would carry the parent's peak across fork + exec)
+    hwm = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM"))
+    print(json.dumps({"rss_mb": int(hwm.split()[1]) / 1024}))
 
 
 def measure(args: argparse.Namespace) -> dict:

@@ -20,7 +20,8 @@ DATASETS = ("shapes", "mnist", "folder", "array")
 BINARIZE = ("none", "dynamic", "static")
 ARCHS = ("mlp", "conv")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "silu", "softplus")
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "gaussian", "logistic", "logistic_mixture")
+PRIORS = ("standard", "mog", "vamp")
 VARIANCES = ("fixed", "global", "per_dim")
 KL_ESTIMATORS = ("analytic", "mc")
 OBJECTIVES = ("elbo", "iwae")
@@ -96,7 +97,14 @@ class ModelConfig:
     layer_hidden: list[int] = _f([100, 100], "hierarchical VAE: hidden sizes of the MLPs between stochastic layers")
     inference: str = _f("bottom_up", "hierarchical VAE inference: bottom_up (Burda et al. 2015) or top_down "
                                      "(Ladder VAE, Sønderby et al. 2016)")
-    likelihood: str = _f("bernoulli", "p(x|z): bernoulli (binary or [0,1] data, from logits) or gaussian")
+    likelihood: str = _f("bernoulli", "p(x|z): bernoulli (binary or [0,1] data, from logits), gaussian, or for "
+                                      "8-bit images logistic / logistic_mixture (discretized, Salimans et al. 2017)")
+    n_mix: int = _f(5, "logistic_mixture: logistic components per sub-pixel")
+    min_log_scale: float = _f(-8.0, "logistic likelihoods: lower clamp of the log-scale (PixelCNN++'s -7 on [-1, 1] "
+                                    "data is -7.69 on our [0, 1] scale)")
+    prior: str = _f("standard", "p(z): standard (N(0, I)), mog (a learned mixture of Gaussians) or vamp "
+                                "(VampPrior, Tomczak & Welling 2018)")
+    prior_components: int = _f(500, "mog / vamp prior: mixture components (vamp: pseudo-inputs; the paper uses 500)")
     variance: str = _f("global", "gaussian p(x|z) variance: fixed (--sigma), global (one learned), "
                                  "per_dim (one learned per data dimension)")
     sigma: float = _f(1.0, "gaussian p(x|z): the fixed standard deviation, or the initial one")
@@ -107,6 +115,12 @@ class ModelConfig:
         _choice("likelihood", self.likelihood, LIKELIHOODS)
         _choice("variance", self.variance, VARIANCES)
         _choice("inference", self.inference, INFERENCE)
+        _choice("prior", self.prior, PRIORS)
+        _positive("n-mix", self.n_mix)
+        _positive("prior-components", self.prior_components)
+        if self.prior != "standard" and self.latent_layers:
+            raise ConfigError(f"--prior {self.prior} with --latent-layers is not supported yet: the top layer of a "
+                              "hierarchical VAE has the standard normal prior")
         for name in ("latent_layers", "layer_hidden"):
             for h in getattr(self, name):
                 _positive(name.replace("_", "-"), h)
@@ -172,6 +186,11 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.model.likelihood.startswith("logistic") and self.data.binarize != "none":
+            raise ConfigError(f"--likelihood {self.model.likelihood} models 8-bit pixel values; it needs "
+                              f"--binarize none (got {self.data.binarize})")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

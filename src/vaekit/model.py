@@ -14,6 +14,8 @@ from torch import nn
 
 from vaekit.config import ModelConfig
 from vaekit.distributions import BernoulliHead, DiagonalGaussian, GaussianHead, StandardNormal
+from vaekit.distributions.logistic import DiscretizedLogisticHead, LogisticMixtureHead
+from vaekit.distributions.priors import MixtureOfGaussiansPrior, VampPrior
 from vaekit.errors import ConfigError
 from vaekit.latents import Latent, VAEOutput
 from vaekit.nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
@@ -126,16 +128,29 @@ NETWORKS: dict[str, Callable[[ModelConfig, tuple[int, ...], int], tuple[nn.Modul
 LIKELIHOODS: dict[str, Callable[[ModelConfig, tuple[int, ...]], nn.Module]] = {
     "bernoulli": lambda cfg, shape: BernoulliHead(shape),
     "gaussian": lambda cfg, shape: GaussianHead(shape, cfg.variance, cfg.sigma),
+    "logistic": lambda cfg, shape: DiscretizedLogisticHead(shape, cfg.min_log_scale),
+    "logistic_mixture": lambda cfg, shape: LogisticMixtureHead(shape, cfg.n_mix, cfg.min_log_scale),
+}
+
+PRIORS: dict[str, Callable[[ModelConfig, tuple[int, ...], torch.Tensor | None], nn.Module | None]] = {
+    "standard": lambda cfg, shape, data: None,
+    "mog": lambda cfg, shape, data: MixtureOfGaussiansPrior(cfg.latent_dim, cfg.prior_components),
+    # pseudo-inputs start at training items (Tomczak & Welling 2018, sec. 3.2), else uniform noise
+    "vamp": lambda cfg, shape, data: VampPrior(cfg.latent_dim, cfg.prior_components, shape, init=data),
 }
 
 
-def build_model(cfg: ModelConfig, event_shape: tuple[int, ...]) -> nn.Module:
+def build_model(cfg: ModelConfig, event_shape: tuple[int, ...], data: torch.Tensor | None = None) -> nn.Module:
     """The VAE a model config describes, for data of the given event shape: one stochastic layer,
-    or a hierarchy when `latent_layers` is set."""
+    or a hierarchy when `latent_layers` is set. `data`: training items a VampPrior starts from."""
     head = LIKELIHOODS[cfg.likelihood](cfg, tuple(event_shape))
     enc, dec = NETWORKS[cfg.arch](cfg, tuple(event_shape), head.params_per_dim)
     if cfg.latent_layers:
         from vaekit.hierarchical import HierarchicalVAE
 
         return HierarchicalVAE(cfg, tuple(event_shape), enc, dec, head)
-    return VAE(enc, dec, head, cfg.latent_dim, event_shape)
+    vae = VAE(enc, dec, head, cfg.latent_dim, event_shape)
+    prior = PRIORS[cfg.prior](cfg, tuple(event_shape), data)
+    if prior is not None:
+        vae.prior = prior.bind(vae.posterior) if isinstance(prior, VampPrior) else prior
+    return vae

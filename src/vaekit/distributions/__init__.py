@@ -3,6 +3,14 @@
 from vaekit.distributions.bernoulli import BernoulliLogits
 from vaekit.distributions.gaussian import DiagonalGaussian, GaussianPixels, StandardNormal
 from vaekit.distributions.likelihoods import BernoulliHead, GaussianHead
+from vaekit.distributions.logistic import (
+    DiscretizedLogistic,
+    DiscretizedLogisticHead,
+    DiscretizedLogisticMixture,
+    LogisticMixtureHead,
+)
+from vaekit.distributions.priors import MixtureOfGaussiansPrior, VampPrior
 
-__all__ = ["BernoulliHead", "BernoulliLogits", "DiagonalGaussian", "GaussianHead", "GaussianPixels",
-           "StandardNormal"]
+__all__ = ["BernoulliHead", "BernoulliLogits", "DiagonalGaussian", "DiscretizedLogistic", "DiscretizedLogisticHead",
+           "DiscretizedLogisticMixture", "GaussianHead", "GaussianPixels", "LogisticMixtureHead",
+           "MixtureOfGaussiansPrior", "StandardNormal", "VampPrior"]

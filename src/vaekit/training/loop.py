@@ -89,7 +89,8 @@ class Trainer:
         self.train_data = load_split(cfg.data, "train", stats=stats)
         self.val_data = load_split(cfg.data, "val", stats=self.train_data.stats)
         torch.manual_seed(t.seed)  # initial weights
-        self.model = build_model(cfg.model, self.train_data.event_shape)
+        first = self.train_data.take(cfg.model.prior_components).x if cfg.model.prior == "vamp" else None
+        self.model = build_model(cfg.model, self.train_data.event_shape, data=first)
         if isinstance(self.train_data, TensorData):
             self.model.init_output_bias(self.train_data.x.mean(0))
         self.model.to(self.device)
