@@ -27,7 +27,13 @@ _LAZY = {
 __all__ = [*_LAZY, "__version__"]
 
 
+_SUBMODULES = ("config", "data", "distributions", "evaluation", "hierarchical", "model", "nets", "objectives",
+               "run", "training", "viz")
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:  # `vaekit.data.load_split(...)` after a bare `import vaekit`
+        return importlib.import_module(f"vaekit.{name}")
     raise AttributeError(f"module 'vaekit' has no attribute {name!r}")
