@@ -13,8 +13,6 @@ Inference, chosen by `ModelConfig.inference`:
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -47,11 +45,6 @@ class HierarchicalVAE(GenerativeAPI, nn.Module):
         self.up = nn.ModuleList(mlp([2 * lo if self.top_down else lo, *hid, 2 * hi], act) for lo, hi in pairs)
         self.down = nn.ModuleList(mlp([hi, *reversed(hid), 2 * lo], act) for lo, hi in pairs)  # p(z_l|z_{l+1})
         self.merge = nn.ModuleList(mlp([4 * lo, *hid, 2 * lo], act) for lo, _ in pairs) if self.top_down else None
-
-    def likelihood(self, z: torch.Tensor) -> Any:
-        lead = z.shape[:-1]
-        h = full_precision(self.decoder(z.reshape(-1, self.latent_dim)))  # (prod S, *out)
-        return self.likelihood_head(h.view(*lead, *h.shape[1:]))
 
     def bottom_up(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Encoder outputs reused across sample chunks: [q(z_1|x) params] or the features d_1..d_L."""

@@ -30,8 +30,14 @@ def full_precision(h: torch.Tensor) -> torch.Tensor:
 class GenerativeAPI:
     """The user-facing API shared by every VAE in vaekit (inference-time helpers, no gradients).
 
-    A model provides `posterior(x)` (q of the layer the decoder reads), `likelihood(z)` and
-    `prior_sample(n, generator)` (z for the decoder, drawn from the generative model)."""
+    A model provides `decoder`, `likelihood_head`, `latent_dim`, `posterior(x)` (q of the layer the
+    decoder reads) and `prior_sample(n, generator)` (z for the decoder, drawn from the generative model)."""
+
+    def likelihood(self, z: torch.Tensor) -> Any:
+        """p(x|z) for z of shape (*S, D) (the layer the decoder reads); the distribution's batch shape is S."""
+        lead = z.shape[:-1]
+        h = full_precision(self.decoder(z.reshape(-1, self.latent_dim)))  # (prod S, *out)
+        return self.likelihood_head(h.view(*lead, *h.shape[1:]))  # (*S, *out)
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> DiagonalGaussian:
@@ -85,12 +91,6 @@ class VAE(GenerativeAPI, nn.Module):
     def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         p = next(self.parameters())
         return self.prior.sample(n, generator=generator, device=p.device, dtype=p.dtype)
-
-    def likelihood(self, z: torch.Tensor) -> Any:
-        """p(x|z) for z of shape (*S, D); the distribution's batch shape is S."""
-        lead = z.shape[:-1]
-        h = full_precision(self.decoder(z.reshape(-1, self.latent_dim)))  # (prod S, *out)
-        return self.likelihood_head(h.view(*lead, *h.shape[1:]))  # (*S, *out)
 
     def bottom_up(self, x: torch.Tensor) -> DiagonalGaussian:
         """What inference can reuse across sample chunks of the same x (here q(z|x) itself)."""
