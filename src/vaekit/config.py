@@ -137,6 +137,8 @@ class ModelConfig:
 class TrainConfig:
     epochs: int = _f(5, "passes over the training data")
     batch_size: int = _f(128, "images per optimizer step")
+    max_minutes: float = _f(0.0, "stop after the epoch that spends this many minutes of training and validation "
+                                 "(0 = no budget; counted across --resume)")
     lr: float = _f(1e-3, "Adam learning rate")
     schedule: str = _f("constant", "learning-rate schedule: constant or cosine (decay to lr * lr-min-ratio)")
     lr_warmup_steps: int = _f(0, "linear learning-rate warm-up, in steps")
@@ -168,7 +170,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "lr", "iwae_k", "samples", "max_nonfinite", "grid", "log_every"):
             _positive(name.replace("_", "-"), getattr(self, name))
-        for name in ("lr_warmup_steps", "weight_decay", "grad_clip", "beta", "warmup_steps", "free_bits",
+        for name in ("max_minutes", "lr_warmup_steps", "weight_decay", "grad_clip", "beta", "warmup_steps", "free_bits",
                      "eval_k", "threads"):
             _positive(name.replace("_", "-"), getattr(self, name), allow_zero=True)
         _choice("schedule", self.schedule, SCHEDULES)

@@ -159,3 +159,9 @@ def test_bf16_autocast_trains_and_keeps_densities_in_float32(tmp_path):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = run.model(x)
     assert out.px.logits.dtype == torch.float32 and out.q.mean.dtype == torch.float32
+
+
+def test_max_minutes_stops_after_the_epoch_that_spends_the_budget(tmp_path):
+    run = vaekit.train(tiny_config(epochs=50, max_minutes=1e-6), out=tmp_path / "run")
+    ep = epochs_of(run.dir)
+    assert len(ep) == 1 and ep[0]["wall_seconds"] > 0

@@ -41,6 +41,7 @@ class LoopState:
     best_val_elbo: float = -math.inf
     skipped: int = 0             # non-finite steps skipped, in total
     nonfinite_in_row: int = 0
+    wall_seconds: float = 0.0    # training + validation time so far, across resumes (for --max-minutes)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -201,7 +202,7 @@ class Trainer:
         bar.set_postfix(elbo=f"{rec['elbo']:.2f}", rate=f"{rec['rate']:.2f}")
 
     # --- end of epoch: validate, pictures, checkpoint ----------------------------------------------
-    def end_epoch(self, record: dict[str, Any], log: MetricsLog) -> None:
+    def end_epoch(self, record: dict[str, Any], log: MetricsLog, started: float | None = None) -> None:
         t, s = self.cfg.train, self.state
         val = validation_elbo(self.eval_model, self.val_data, seed=t.seed)
         record.update({f"val_{k}": v for k, v in val.items()})
@@ -212,6 +213,8 @@ class Trainer:
                            compile=t.compile)
             record["val_log_likelihood"] = res["log_likelihood"]
         s.epoch = record["epoch"]
+        s.wall_seconds += time.perf_counter() - started if started is not None else record["train_seconds"]
+        record["wall_seconds"] = s.wall_seconds
         improved = val["elbo"] > s.best_val_elbo
         s.best_val_elbo = max(s.best_val_elbo, val["elbo"])
         if self.train_data.is_image:
@@ -258,7 +261,7 @@ class Trainer:
         if self.ema is not None:
             ckpt.load_weights(d / "last-ema.safetensors", self.ema, files.get("last-ema.safetensors"))
         ckpt.load_optimizer(d / "last-optim.pt", self.opt, files.get("last-optim.pt"))
-        self.state = LoopState(**{k: state[k] for k in LoopState.__dataclass_fields__})
+        self.state = LoopState(**{k: state[k] for k in LoopState.__dataclass_fields__ if k in state})
         truncate_metrics(self.paths.metrics, self.state.step)
 
     def fit(self) -> None:
@@ -269,10 +272,14 @@ class Trainer:
                 val = validation_elbo(self.eval_model, self.val_data, seed=t.seed)
                 log.write({"kind": "init", "epoch": 0, "step": 0, **{f"val_{k}": v for k, v in val.items()}})
             for epoch in range(self.state.epoch + 1, t.epochs + 1):
+                start = time.perf_counter()
                 record = self.run_epoch(epoch, log)
-                self.end_epoch(record, log)
+                self.end_epoch(record, log, started=start)
                 tqdm.write(f"epoch {epoch}: train elbo {record['train_elbo']:.2f}  val elbo "
                            f"{record['val_elbo']:.2f}  ({record['images_per_s']:.0f} images/s)")
+                if t.max_minutes and self.state.wall_seconds >= 60 * t.max_minutes:
+                    tqdm.write(f"stopping after epoch {epoch}: the --max-minutes {t.max_minutes} budget is spent")
+                    break
         finally:
             log.close()
 
