@@ -111,16 +111,17 @@ def cmd_sample(args: argparse.Namespace) -> None:
     import torch
 
     from vaekit.run import load_run
-    from vaekit.viz.grid import save_grid
-
     run = load_run(args.run_dir, args.which, args.device)
     gen = torch.Generator(device=args.device).manual_seed(args.seed)
     x = run.model.sample(args.n, generator=gen)
-    _save_images_or_array(x, Path(args.out), run.model.event_shape, save_grid)
+    _save_images_or_array(x, Path(args.out), run.model.event_shape)
 
 
-def _save_images_or_array(x: Any, out: Path, shape: tuple[int, ...], save_grid: Any, nrow: int | None = None) -> None:
+def _save_images_or_array(x: Any, out: Path, shape: tuple[int, ...], nrow: int | None = None) -> None:
+    """A grid PNG (+ .npy) for images asked as .png; otherwise the raw array as .npy."""
     import numpy as np
+
+    from vaekit.viz.grid import save_grid
 
     if len(shape) == 3 and out.suffix.lower() == ".png":
         save_grid(x.clamp(0, 1), out, nrow)
@@ -133,16 +134,16 @@ def _save_images_or_array(x: Any, out: Path, shape: tuple[int, ...], save_grid: 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
     from vaekit.run import load_run
-    from vaekit.viz.grid import reconstruction_pairs, save_grid
+    from vaekit.viz.grid import reconstruction_pairs
 
     run = load_run(args.run_dir, args.which, args.device)
     x = _eval_data(run, args.split, args.data).x[: args.n].to(args.device)
     recon = run.model.reconstruct(x)
     if len(run.model.event_shape) == 3:
         pairs, ncol = reconstruction_pairs(x, recon)
-        _save_images_or_array(pairs, Path(args.out), run.model.event_shape, save_grid, ncol)
+        _save_images_or_array(pairs, Path(args.out), run.model.event_shape, ncol)
     else:
-        _save_images_or_array(recon, Path(args.out), run.model.event_shape, save_grid)
+        _save_images_or_array(recon, Path(args.out), run.model.event_shape)
 
 
 def cmd_encode(args: argparse.Namespace) -> None:
