@@ -7,6 +7,7 @@ Standardised per feature with the train split's mean and std, which the run stor
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,22 +22,22 @@ def read_array(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """x (N, ...) and optional labels y (N,) from a .npy or .npz (keys 'x' and 'y', or its only array)."""
     if not path.is_file():
         raise DataError(f"array file {path} does not exist")
+    y = None
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        if isinstance(loaded, np.lib.npyio.NpzFile):  # members are read lazily: inside the try too
+            with loaded:
+                keys = list(loaded.keys())
+                if "x" in keys:
+                    x, y = loaded["x"], (loaded["y"] if "y" in keys else None)
+                elif len(keys) == 1:
+                    x = loaded[keys[0]]
+                else:
+                    raise DataError(f"{path}: an .npz needs a key 'x' (and optionally 'y'); it has {keys}")
+        else:
+            x = loaded
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise DataError(f"cannot read array file {path} (expected .npy or .npz without pickled objects): {e}") from None
-    y = None
-    if isinstance(loaded, np.lib.npyio.NpzFile):
-        with loaded:
-            keys = list(loaded.keys())
-            if "x" in keys:
-                x, y = loaded["x"], (loaded["y"] if "y" in keys else None)
-            elif len(keys) == 1:
-                x = loaded[keys[0]]
-            else:
-                raise DataError(f"{path}: an .npz needs a key 'x' (and optionally 'y'); it has {keys}")
-    else:
-        x = loaded
     check_array(path, x, y)
     return x, y
 
@@ -51,6 +52,8 @@ def check_array(path: Path, x: np.ndarray, y: np.ndarray | None) -> None:
         if bad.any():
             first = int(np.argwhere(bad.reshape(len(x), -1).any(1))[0, 0])
             raise DataError(f"{path}: {int(bad.sum())} NaN/inf values (first in item {first})")
+    if y is not None and not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
+        raise DataError(f"{path}: labels of dtype {y.dtype} are not numeric")
     if y is not None and len(y) != len(x):
         raise DataError(f"{path}: {len(x)} items but {len(y)} labels")
 

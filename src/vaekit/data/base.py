@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from vaekit.errors import ConfigError
+from vaekit.errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
 
@@ -65,6 +65,9 @@ def split_indices(n: int, val_fraction: float, seed: int, split: str) -> torch.T
     check_split(split)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_val = max(1, round(n * val_fraction))
+    if n - 2 * n_val < 1:
+        raise DataError(f"{n} items are too few to split into train/val/test with val_fraction {val_fraction} "
+                        f"({n_val} val + {n_val} test leave no training item)")
     bounds = {"val": (0, n_val), "test": (n_val, 2 * n_val), "train": (2 * n_val, n)}
     lo, hi = bounds[split]
     return perm[lo:hi].sort().values

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from vaekit.config import DataConfig
 from vaekit.data.base import TensorData, binarize, check_split, split_indices
-from vaekit.errors import DataError
+from vaekit.errors import ConfigError, DataError
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -101,6 +101,9 @@ def load_folder(cfg: DataConfig, split: str, stats: dict | None = None) -> Tenso
     lazy = LazyImageData([files[i] for i in idx], None if labels is None else [labels[i] for i in idx],
                          cfg.image_size or 64, cfg.channels or 3, cfg.binarize, cfg.workers, classes)
     if not cfg.in_memory:
+        if cfg.binarize == "static":
+            raise ConfigError("--binarize static draws one fixed sample of the whole split: it needs --in-memory true "
+                              "(use --binarize dynamic with lazily decoded images)")
         return lazy
     data = lazy.materialize()
     if cfg.binarize == "static":

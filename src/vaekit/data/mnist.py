@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.request
@@ -67,14 +68,14 @@ def _has_all(d: Path) -> bool:
 def mnist_files(data_dir: str | None = None, *, download: bool = True, mirrors: Sequence[str] = MIRRORS,
                 digests: dict[str, str] | None = None, timeout: float = 20.0) -> Path:
     """The folder that holds the four files; downloads them into the user cache when none does."""
-    for d in candidate_dirs(data_dir):
-        if _has_all(d):
-            return d
     where = "\n  ".join(str(d) for d in candidate_dirs(data_dir))
     missing_msg = (f"MNIST files not found. Put {', '.join(FILES.values())} in one of:\n  {where}\n"
                    "(--data-dir DIR or VAEKIT_DATA=DIR with DIR/mnist/)")
-    if data_dir and not Path(data_dir).is_dir():
+    if data_dir and not Path(data_dir).is_dir():  # an explicit --data-dir must exist (no silent fallback)
         raise DataError(f"--data-dir {data_dir} does not exist. {missing_msg}")
+    for d in candidate_dirs(data_dir):
+        if _has_all(d):
+            return d
     if not download:
         raise DataError(missing_msg)
     target = cache_dir()
@@ -93,7 +94,7 @@ def download_file(name: str, target: Path, mirrors: Sequence[str], sha256: str, 
         try:
             with urllib.request.urlopen(url, timeout=timeout) as resp:
                 payload = resp.read()
-        except OSError as e:
+        except (OSError, http.client.HTTPException) as e:  # HTTPException: IncompleteRead, BadStatusLine
             errors.append(f"{url}: {e}")
             continue
         got = hashlib.sha256(payload).hexdigest()

@@ -1,0 +1,198 @@
+"""iterate_batches, binarize, fixed_binarization, split_indices on in-memory TensorData."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from vaekit.data import TensorData, fixed_binarization, iterate_batches
+from vaekit.data.base import binarize, split_indices
+from vaekit.errors import ConfigError
+
+N = 103
+
+
+def gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def indexed(n: int = N, **kw) -> TensorData:
+    """Items whose pixel values encode their index, so a batch reveals which items it holds."""
+    x = torch.arange(n, dtype=torch.float32)[:, None, None, None].expand(n, 1, 2, 2).clone()
+    return TensorData(x, torch.arange(n) * 10, **kw)
+
+
+@pytest.mark.parametrize("bs", [1, 10, 103, 500])
+def test_shuffled_epoch_yields_every_item_exactly_once(bs):
+    batches = list(iterate_batches(indexed(), bs, generator=gen(0)))
+    assert len(batches) == math.ceil(N / bs)
+    assert [len(x) for x, _ in batches[:-1]] == [bs] * (len(batches) - 1)
+    assert len(batches[-1][0]) == N - bs * (len(batches) - 1)  # the last, partial batch
+    ids = torch.cat([x[:, 0, 0, 0] for x, _ in batches]).long()
+    assert sorted(ids.tolist()) == list(range(N))
+    labels = torch.cat([y for _, y in batches])
+    assert torch.equal(labels, ids * 10)  # labels stay with their items
+    for x, _ in batches:  # every pixel of an item kept
+        assert torch.equal(x, x[:, :, :1, :1].expand_as(x))
+    if 1 < bs < N:
+        assert ids.tolist() != list(range(N))  # shuffled
+
+
+def test_shuffled_order_is_the_generators_permutation():
+    ids = torch.cat([x[:, 0, 0, 0] for x, _ in iterate_batches(indexed(), 16, generator=gen(5))]).long()
+    assert torch.equal(ids, torch.randperm(N, generator=gen(5)))
+
+
+def test_unshuffled_is_in_order_with_a_partial_last_batch():
+    batches = list(iterate_batches(indexed(), 25, shuffle=False))
+    assert [len(x) for x, _ in batches] == [25, 25, 25, 25, 3]
+    assert torch.cat([x[:, 0, 0, 0] for x, _ in batches]).long().tolist() == list(range(N))
+    assert torch.cat([y for _, y in batches]).tolist() == [10 * i for i in range(N)]
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_drop_last_drops_only_the_partial_batch(shuffle):
+    batches = list(iterate_batches(indexed(), 25, generator=gen(1), shuffle=shuffle, drop_last=True))
+    assert [len(x) for x, _ in batches] == [25] * 4
+    ids = torch.cat([x[:, 0, 0, 0] for x, _ in batches]).long()
+    assert len(set(ids.tolist())) == 100
+    if shuffle:
+        assert torch.equal(ids, torch.randperm(N, generator=gen(1))[:100])
+    else:
+        assert ids.tolist() == list(range(100))
+    assert len(list(iterate_batches(indexed(), 103, drop_last=True))) == 1
+    assert list(iterate_batches(indexed(), 104, drop_last=True)) == []
+
+
+def test_no_labels_gives_none():
+    data = TensorData(torch.zeros(5, 3))
+    assert all(y is None for _, y in iterate_batches(data, 2, generator=gen(0)))
+    assert all(y is None for _, y in iterate_batches(data, 2, shuffle=False))
+
+
+def test_same_generator_seed_same_order_other_seed_other_order():
+    run = lambda s: torch.cat([x[:, 0, 0, 0] for x, _ in iterate_batches(indexed(), 10, generator=gen(s))])  # noqa: E731
+    assert torch.equal(run(3), run(3)) and not torch.equal(run(3), run(4))
+
+
+def test_successive_epochs_from_one_generator_differ():
+    g = gen(0)
+    e1 = torch.cat([x[:, 0, 0, 0] for x, _ in iterate_batches(indexed(), 10, generator=g)])
+    e2 = torch.cat([x[:, 0, 0, 0] for x, _ in iterate_batches(indexed(), 10, generator=g)])
+    assert not torch.equal(e1, e2) and sorted(e1.tolist()) == sorted(e2.tolist())
+
+
+def gray(n: int = 64, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, 1, 8, 8, generator=gen(1000 + seed))
+
+
+def test_dynamic_binarization_is_seeded_by_the_generator():
+    data = TensorData(gray(), torch.arange(64), binarize="dynamic")
+    run = lambda s: [(x, y) for x, y in iterate_batches(data, 16, generator=gen(s))]  # noqa: E731
+    a, b, c = run(7), run(7), run(8)
+    assert all(torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b, strict=True))
+    assert not all(torch.equal(xa, xc) for (xa, _), (xc, _) in zip(a, c, strict=True))
+
+
+def test_dynamic_binarization_is_a_bernoulli_draw_of_the_batch_items():
+    x = gray()
+    data = TensorData(x, torch.arange(64), binarize="dynamic")
+    for xb, yb in iterate_batches(data, 16, generator=gen(2)):
+        assert set(torch.unique(xb).tolist()) <= {0.0, 1.0}
+        src = x[yb]
+        assert ((xb == 1) <= (src > 0)).all() and ((xb == 0) <= (src < 1)).all()
+    # reproduce the draw independently: permutation first, then one uniform block per batch, u < x
+    g = gen(2)
+    order = torch.randperm(64, generator=g)
+    expect = []
+    for start in range(0, 64, 16):
+        sel = x[order[start:start + 16]]
+        expect.append((torch.rand(sel.shape, generator=g) < sel).float())
+    got = [xb for xb, _ in iterate_batches(data, 16, generator=gen(2))]
+    assert all(torch.equal(a, b) for a, b in zip(got, expect, strict=True))
+
+
+def test_dynamic_binarization_is_fresh_per_batch_and_epoch():
+    x = torch.full((40, 1, 8, 8), 0.5)
+    data = TensorData(x, binarize="dynamic")
+    g = gen(0)
+    e1 = [b for b, _ in iterate_batches(data, 10, generator=g, shuffle=False)]
+    e2 = [b for b, _ in iterate_batches(data, 10, generator=g, shuffle=False)]
+    assert not torch.equal(e1[0], e1[1])  # identical gray items, different draws per batch
+    assert not torch.equal(torch.cat(e1), torch.cat(e2))  # a new draw each epoch
+    assert torch.equal(data.x, x)  # the stored grayscale data is untouched
+
+
+def test_dynamic_binarization_mean_matches_the_gray_mean():
+    x = gray(256)
+    data = TensorData(x, binarize="dynamic")
+    draws = torch.cat([b for _ in range(20) for b, _ in iterate_batches(data, 64, generator=gen(_), shuffle=False)])
+    # 20 epochs x 16,384 pixels: the mean of Bernoulli(p) draws is within 4 sigma (sigma <= 0.5/sqrt(n))
+    n = draws.numel()
+    assert abs(draws.mean().item() - x.mean().item()) < 4 * 0.5 / math.sqrt(n)
+    per_pixel = draws.view(20, 256, 1, 8, 8).mean(0)  # each pixel's frequency ~ its gray level
+    assert (per_pixel - x).abs().mean().item() < 0.12  # E|mean of 20 Bernoulli(p) - p| <= 0.5 / sqrt(20) ~ 0.11
+    assert torch.corrcoef(torch.stack([per_pixel.flatten(), x.flatten()]))[0, 1] > 0.8
+
+
+def test_no_binarization_passes_values_through():
+    x = gray()
+    batches = [b for b, _ in iterate_batches(TensorData(x), 16, shuffle=False)]
+    assert torch.equal(torch.cat(batches), x)
+    static = TensorData((x > 0.5).float(), binarize="static")
+    assert torch.equal(torch.cat([b for b, _ in iterate_batches(static, 16, shuffle=False)]), static.x)
+
+
+def test_binarize_is_u_less_than_x():
+    x = torch.tensor([0.0, 1.0, 0.3, 0.7] * 1000)
+    b = binarize(x, gen(0))
+    assert torch.equal(b, (torch.rand(x.shape, generator=gen(0)) < x).float())
+    assert (b[0::4] == 0).all() and (b[1::4] == 1).all()
+    assert b[2::4].mean().item() == pytest.approx(0.3, abs=0.06)
+    assert b[3::4].mean().item() == pytest.approx(0.7, abs=0.06)
+
+
+def test_fixed_binarization_is_deterministic_per_seed():
+    data = TensorData(gray(), torch.arange(64), binarize="dynamic")
+    a, b, c = fixed_binarization(data, 3), fixed_binarization(data, 3), fixed_binarization(data, 4)
+    assert torch.equal(a.x, b.x) and not torch.equal(a.x, c.x)
+    assert a.binarize == "static" and set(torch.unique(a.x).tolist()) == {0.0, 1.0}
+    assert torch.equal(a.x, binarize(data.x, gen(3)))
+    assert torch.equal(a.labels, data.labels) and torch.equal(data.x, gray())  # the input is not modified
+    # frozen: iterating twice gives the same values
+    e1 = torch.cat([x for x, _ in iterate_batches(a, 16, shuffle=False)])
+    assert torch.equal(e1, a.x)
+
+
+@pytest.mark.parametrize("mode", ["none", "static"])
+def test_fixed_binarization_is_a_no_op_for_non_dynamic_data(mode):
+    data = TensorData(gray(), binarize=mode)
+    assert fixed_binarization(data, 0) is data
+    assert fixed_binarization("not tensor data", 0) == "not tensor data"
+
+
+def test_take_and_event_shape():
+    d = indexed()
+    t = d.take(7)
+    assert len(t) == 7 and torch.equal(t.labels, torch.arange(7) * 10) and t.event_shape == (1, 2, 2)
+    assert torch.equal(t.x[:, 0, 0, 0], torch.arange(7, dtype=torch.float32))
+
+
+@pytest.mark.parametrize("n, frac", [(100, 0.1), (10, 0.1), (7, 0.2), (1000, 0.3)])
+def test_split_indices_partition_the_items(n, frac):
+    parts = {s: split_indices(n, frac, 0, s) for s in ("train", "val", "test")}
+    n_val = max(1, round(n * frac))
+    assert (len(parts["val"]), len(parts["test"]), len(parts["train"])) == (n_val, n_val, n - 2 * n_val)
+    assert sorted(torch.cat(list(parts.values())).tolist()) == list(range(n))
+    for p in parts.values():
+        assert torch.equal(p, p.sort().values)
+    assert torch.equal(split_indices(n, frac, 0, "val"), parts["val"])
+    if n >= 100:
+        assert not torch.equal(split_indices(n, frac, 1, "val"), parts["val"])
+
+
+def test_split_indices_rejects_unknown_splits():
+    with pytest.raises(ConfigError, match="validation"):
+        split_indices(10, 0.1, 0, "validation")
