@@ -82,7 +82,8 @@ def run_preset(name: str, args: argparse.Namespace) -> dict:
             "latent_dim": res["latent_dim"], "k": res["k"], "n": res["n"], "epochs": len(epochs),
             "train_minutes": epochs[-1]["wall_seconds"] / 60, "best_val_elbo": max(r["val_elbo"] for r in epochs),
             "command": f"VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/likelihood.py {name} --write"
-                       + (f" --minutes {args.minutes}" if args.minutes else ""),
+                       + (f" --minutes {args.minutes:g}" if args.minutes else "")
+                       + (f" --epochs {args.epochs}" if args.epochs else ""),
             "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
             "date": str(date.today())}
 
