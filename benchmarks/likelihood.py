@@ -19,10 +19,10 @@ from datetime import date
 from pathlib import Path
 
 import torch
+from docsection import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC, RESULTS = ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "likelihood_results.json"
-START, END = "<!-- likelihood:start -->", "<!-- likelihood:end -->"
+RESULTS = ROOT / "docs" / "likelihood_results.json"
 MNIST = {"dataset": "mnist", "binarize": "dynamic"}
 
 # Each preset is a configuration of the shared pieces. The IWAE paper trained with batch 20 and the
@@ -96,15 +96,10 @@ def write_doc(results: dict[str, dict]) -> None:
                     f"{r['active_units']}/{r['latent_dim']} | {r['epochs']} | {r['train_minutes']:.1f} min | "
                     f"{r['published']} |")
     cmds = "\n".join(f"- `{r['preset']}` ({r['date']}, {r['machine']}): `{r['command']}`" for r in results.values())
-    block = (f"{START}\n## MNIST likelihood (issue 4)\n\nDynamically binarized MNIST: 50k training, model "
+    block = ("## MNIST likelihood (issue 4)\n\nDynamically binarized MNIST: 50k training, model "
              "selection on the last 10k training images, test NLL on the 10k test images with the importance-"
-             f"sampled estimator (Burda et al. 2015).\n\n" + "\n".join(rows) + f"\n\nCommands:\n{cmds}\n{END}")
-    doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
-    if START in doc:
-        doc = doc[: doc.index(START)] + block + doc[doc.index(END) + len(END):]
-    else:
-        doc = doc.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(doc)
+             "sampled estimator (Burda et al. 2015).\n\n" + "\n".join(rows) + f"\n\nCommands:\n{cmds}")
+    write_section("likelihood", block)
 
 
 def main() -> None:

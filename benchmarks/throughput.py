@@ -23,11 +23,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from docsection import write_section
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- throughput:start -->", "<!-- throughput:end -->"
 B, D_IN, H, Z = 128, 784, 400, 20
 # (rows, in, out) of the reference model's four linear layers at batch B
 LAYERS = [(B, D_IN, H), (B, H, 2 * Z), (B, Z, H), (B, H, D_IN)]
@@ -243,16 +242,11 @@ def table(res: dict, args: argparse.Namespace) -> str:
 def write_doc(text: str, args: argparse.Namespace) -> None:
     cmd = "VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/throughput.py --write" + (
         f" --epochs {args.epochs}" if args.epochs != 4 else "")
-    block = (f"{START}\n## Throughput (issue 3)\n\nCommand: `{cmd}`  \nMachine: {cpu_name()}, "
+    block = (f"## Throughput (issue 3)\n\nCommand: `{cmd}`  \nMachine: {cpu_name()}, "
              f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, Python "
              f"{platform.python_version()}; date {date.today()}.  \nMedians over epochs 2–{args.epochs}; every figure "
-             f"measured in the same run.\n\n{text}\n{END}")
-    doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
-    if START in doc:
-        doc = doc[: doc.index(START)] + block + doc[doc.index(END) + len(END):]
-    else:
-        doc = doc.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(doc)
+             f"measured in the same run.\n\n{text}")
+    write_section("throughput", block)
 
 
 def main() -> None:
