@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,8 @@ from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig, read_con
 from vaekit.errors import ConfigError, VaekitError
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+# Modules with a `register(subparsers)` that adds more subcommands (kept out of this file so it stays thin).
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _int_list(text: str) -> list[int]:
@@ -168,7 +171,8 @@ def cmd_encode(args: argparse.Namespace) -> None:
     print(f"wrote {out}: {len(mean)} items, latent size {mean.shape[1]}")
 
 
-def _run_parser(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
+def run_parser(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
+    """A subcommand that reads a run folder: RUN_DIR, --which, --device (shared by every such command)."""
     p = sub.add_parser(name, help=help, description=help)
     p.add_argument("run_dir", help="a run folder written by `vaekit train`")
     p.add_argument("--which", default="best", choices=["best", "last"], help="checkpoint (default: best)")
@@ -187,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(p)
     p.set_defaults(func=cmd_train)
 
-    p = _run_parser(sub, "evaluate", "test ELBO, importance-sampled log-likelihood, bits/dim, active units")
+    p = run_parser(sub, "evaluate", "test ELBO, importance-sampled log-likelihood, bits/dim, active units")
     p.add_argument("--split", default="test", help="val or test (default: test)")
     p.add_argument("--k", type=int, default=5000, help="importance samples per data point (default: 5000)")
     p.add_argument("--limit", type=int, help="evaluate the first N items only")
@@ -197,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch.compile the log-weights (about 1.5x faster at k = 5000; default: on)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = _run_parser(sub, "sample", "decode draws from the prior into a grid PNG (and .npy)")
+    p = run_parser(sub, "sample", "decode draws from the prior into a grid PNG (and .npy)")
     p.add_argument("-n", type=int, default=64, help="how many samples (default: 64)")
     p.add_argument("--out", default="samples.png", help="output .png (grid) or .npy")
     p.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default: 0)")
@@ -206,13 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help, default in (("reconstruct", "inputs and their reconstructions, row by row",
                                  "reconstructions.png"),
                                 ("encode", "posterior means and log-variances of data", "latents.npy")):
-        p = _run_parser(sub, name, help)
+        p = run_parser(sub, name, help)
         p.add_argument("--data", help="an image, an image folder or a .npy/.npz (default: the run's --split)")
         p.add_argument("--split", default="test", help="split of the run's data set (default: test)")
         p.add_argument("--out", default=default, help=f"output file (default: {default})")
         if name == "reconstruct":
             p.add_argument("-n", type=int, default=32, help="how many inputs (default: 32)")
         p.set_defaults(func=cmd_reconstruct if name == "reconstruct" else cmd_encode)
+    for module in COMMAND_MODULES:  # further subcommands, each module's `register(sub)` adds its own
+        importlib.import_module(module).register(sub)
     return parser
 
 
