@@ -19,7 +19,7 @@ from vaekit.errors import ConfigError, VaekitError
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 # Modules with a `register(subparsers)` that adds more subcommands (kept out of this file so it stays thin).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("vaekit.viz.commands", "vaekit.explore.commands")
 
 
 def _int_list(text: str) -> list[int]:

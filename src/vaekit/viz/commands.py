@@ -1,0 +1,213 @@
+"""The picture subcommands: `vaekit interpolate | traverse | manifold | scatter | curves | report`.
+
+Thin on purpose: parse, call the plain functions of vaekit.viz, write the PNG and the raw array as
+.npy beside it, print what was written. Registered through `vaekit.cli.COMMAND_MODULES`; torch and
+matplotlib are imported inside the commands so that `vaekit --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from vaekit.errors import ConfigError
+
+
+def register(sub: Any) -> None:
+    """Add the picture subcommands to the `vaekit` subparsers."""
+    from vaekit.cli import run_parser
+
+    p = run_parser(sub, "interpolate", "decoded paths between pairs of inputs or prior draws, one row per pair")
+    _common(p, "interpolation.png", "test inputs and pairs")
+    p.add_argument("--source", default="data", choices=["data", "prior"],
+                   help="endpoints: posterior means of items of --split, or draws from p(z) (default: data)")
+    p.add_argument("--indices", metavar="I,J[,K,L...]", help="items to join, two by two (default: random pairs)")
+    p.add_argument("--pairs", type=int, default=4, help="random pairs when --indices is not given (default: 4)")
+    p.add_argument("--mode", default="slerp", choices=["linear", "slerp"], help="path (default: slerp)")
+    p.add_argument("--steps", type=int, default=10, help="pictures per row, endpoints included (default: 10)")
+    p.set_defaults(func=cmd_interpolate)
+
+    p = run_parser(sub, "traverse", "one row per latent dimension (most used first), that coordinate swept")
+    _common(p, "traversal.png", "the items that rank the dimensions by KL")
+    p.add_argument("--dims", metavar="I,J,...", help="dimensions to draw (default: all)")
+    p.add_argument("--top", type=int, help="draw only the N most used dimensions")
+    p.add_argument("--range", nargs=2, type=float, default=[-3.0, 3.0], metavar=("LO", "HI"),
+                   help="sweep values from LO to HI (default: -3 3)")
+    p.add_argument("--steps", type=int, default=11, help="values per row (default: 11)")
+    p.add_argument("--index", type=int, help="base code: the posterior mean of this item of --split (default: 0)")
+    p.add_argument("--limit", type=int, default=1000, help="items of --split that rank the dimensions (default: 1000)")
+    p.set_defaults(func=cmd_traverse)
+
+    p = run_parser(sub, "manifold", "decoded grid over two latent dimensions at Gaussian quantiles (K&W Fig. 4)")
+    _common(p, "manifold.png", "the items that rank the dimensions by KL")
+    p.add_argument("-n", type=int, default=20, help="pictures per side (default: 20)")
+    p.add_argument("--dims", metavar="I,J", help="the two dimensions, across and up (default: the two most used)")
+    p.add_argument("--limit", type=int, default=1000, help="items of --split that rank the dimensions (default: 1000)")
+    p.set_defaults(func=cmd_manifold)
+
+    p = run_parser(sub, "scatter", "posterior means of a split in 2-D (PCA or t-SNE), coloured by label")
+    _common(p, "scatter.png", "the items to draw")
+    p.add_argument("--method", default="pca", choices=["pca", "tsne"],
+                   help="projection above 2-D latents; tsne needs scikit-learn (default: pca)")
+    p.add_argument("--limit", type=int, default=2000, help="first N items of --split (default: 2000)")
+    p.set_defaults(func=cmd_scatter)
+
+    p = run_parser(sub, "curves", "ELBO, rate and distortion, train and validation, from metrics.jsonl")
+    p.add_argument("--out", default="curves.png", help="output .png; the epoch table goes to .npy beside it "
+                   "(default: curves.png)")
+    p.set_defaults(func=cmd_curves)
+
+    p = run_parser(sub, "report", "one self-contained HTML page: config, metrics, curves and every picture")
+    p.add_argument("--out", help="output .html (default: RUN_DIR/report.html)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random pictures (default: 0)")
+    p.set_defaults(func=cmd_report)
+
+
+def _common(p: argparse.ArgumentParser, out: str, split_use: str) -> None:
+    p.add_argument("--out", default=out, help=f"output .png; the raw array goes to .npy beside it (default: {out})")
+    p.add_argument("--split", default="test", help=f"split of the run's data for {split_use} (default: test)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random choices (default: 0)")
+
+
+def _png_out(text: str) -> Path:
+    out = Path(text)
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"--out {text!r}: expected a .png file name (the .npy is written beside it)")
+    return out
+
+
+def _parse_ints(text: str, option: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: expected integers separated by commas") from None
+
+
+def _positive(value: int | None, option: str) -> None:
+    if value is not None and value < 1:
+        raise ConfigError(f"{option} {value} must be >= 1")
+
+
+def save_rows(rows: Any, out: Path, images: bool) -> None:
+    """Rows of pictures (R, T, *event) -> a grid PNG (one row each) when `images`, always the .npy of the rows."""
+    import numpy as np
+
+    from vaekit.viz.common import grid_rows
+    from vaekit.viz.grid import make_grid, save_png
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out.with_suffix(".npy"), rows.detach().cpu().float().numpy())
+    if images:
+        save_png(make_grid(*grid_rows(rows)), out)
+        print(f"wrote {out} ({rows.shape[0]} rows x {rows.shape[1]}) and {out.with_suffix('.npy')}")
+    else:
+        print(f"wrote {out.with_suffix('.npy')} {tuple(rows.shape)}: the data are not images, so no PNG")
+
+
+def cmd_interpolate(args: argparse.Namespace) -> None:
+    from vaekit.run import load_run
+    from vaekit.viz.common import is_image_data, load_items
+    from vaekit.viz.interpolate import check_steps, choose_pairs, interpolate_inputs, interpolate_prior
+
+    out = _png_out(args.out)
+    check_steps(args.steps)
+    indices = _parse_ints(args.indices, "--indices") if args.indices else None
+    if indices is not None and args.source == "prior":
+        raise ConfigError("--indices picks data items; it cannot be combined with --source prior")
+    run = load_run(args.run_dir, args.which, args.device)
+    data = load_items(run, args.split, max(indices) + 1 if indices else 1000, args.seed)
+    images = is_image_data(data, tuple(run.model.event_shape))
+    if args.source == "prior":
+        rows = interpolate_prior(run.model, args.pairs, args.steps, args.mode, args.seed, clamp=images)
+        print(f"{args.pairs} pairs of prior draws (seed {args.seed}), {args.mode}")
+    else:
+        pairs = choose_pairs(len(data), args.pairs, indices, args.seed)
+        i0, i1 = [a for a, _ in pairs], [b for _, b in pairs]
+        rows = interpolate_inputs(run.model, data.x[i0], data.x[i1], args.steps, args.mode, clamp=images)
+        print(f"pairs of {args.split} items {', '.join(f'{a}-{b}' for a, b in pairs)}, {args.mode}")
+    save_rows(rows, out, images)
+
+
+def cmd_traverse(args: argparse.Namespace) -> None:
+    from vaekit.run import load_run
+    from vaekit.viz.common import check_index, is_image_data, load_items, posterior_means
+    from vaekit.viz.traverse import sweep_values, traverse
+    from vaekit.viz.usage import parse_dims
+
+    out = _png_out(args.out)
+    _positive(args.limit, "--limit")
+    _positive(args.top, "--top")
+    values = sweep_values(args.range[0], args.range[1], args.steps)
+    run = load_run(args.run_dir, args.which, args.device)
+    dims = parse_dims(args.dims, run.model.latent_dim)
+    n = max(args.limit, (args.index or 0) + 1)
+    data = load_items(run, args.split, n, args.seed)
+    base = None
+    if args.index is not None:
+        check_index(args.index, len(data), "--index")
+        base = posterior_means(run.model, data.x[args.index:args.index + 1])[0]
+    images = is_image_data(data, tuple(run.model.event_shape))
+    t = traverse(run.model, data.x[:args.limit], base=base, dims=dims, top=args.top, values=values, clamp=images)
+    print("rows, most used first: " + "; ".join(t.usage.describe(d) for d in t.dims))
+    save_rows(t.images, out, images)
+
+
+def cmd_manifold(args: argparse.Namespace) -> None:
+    from vaekit.run import load_run
+    from vaekit.viz.common import is_image_data, load_items
+    from vaekit.viz.manifold import default_dims, grid_quantiles, manifold
+    from vaekit.viz.usage import dimension_usage, parse_dims
+
+    out = _png_out(args.out)
+    _positive(args.limit, "--limit")
+    grid_quantiles(args.n)  # checks -n
+    run = load_run(args.run_dir, args.which, args.device)
+    dims = parse_dims(args.dims, run.model.latent_dim)
+    if dims is not None and len(dims) != 2:
+        raise ConfigError(f"--dims {args.dims!r}: the manifold spans exactly two dimensions, I,J")
+    data = load_items(run, args.split, args.limit, args.seed)
+    if dims is None:
+        dims = list(default_dims(dimension_usage(run.model, data.x)))
+    images = is_image_data(data, tuple(run.model.event_shape))
+    print(f"z{dims[0]} across, z{dims[1]} up, at Gaussian quantiles (i + 0.5)/{args.n}")
+    save_rows(manifold(run.model, args.n, (dims[0], dims[1]), clamp=images), out, images)
+
+
+def cmd_scatter(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from vaekit.run import load_run
+    from vaekit.viz.common import load_items
+    from vaekit.viz.scatter import latent_scatter, legend_of, plot_scatter
+
+    out = _png_out(args.out)
+    _positive(args.limit, "--limit")
+    run = load_run(args.run_dir, args.which, args.device)
+    data = load_items(run, args.split, args.limit, args.seed)
+    emb, colours = latent_scatter(run.model, data, args.method, args.seed)
+    title, names = legend_of(data.labels, data.label_names)
+    plot_scatter(emb, colours, out, f"posterior means of {len(data)} {args.split} items", title, names)
+    np.save(out.with_suffix(".npy"), emb.coords)
+    print(f"wrote {out} and {out.with_suffix('.npy')} ({len(data)} points, {emb.axes[0]} / {emb.axes[1]})")
+
+
+def cmd_curves(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from vaekit.viz.curves import EPOCH_COLUMNS, plot_curves, read_curves
+
+    out = _png_out(args.out)
+    curves = read_curves(args.run_dir)
+    plot_curves(curves, out)
+    table = curves.epoch_table()
+    np.save(out.with_suffix(".npy"), table)
+    print(f"wrote {out} and {out.with_suffix('.npy')} ({len(table)} epochs x {', '.join(EPOCH_COLUMNS)})")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from vaekit.viz.report import write_report
+
+    if args.out is not None and Path(args.out).suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"--out {args.out!r}: expected an .html file name")
+    print(f"wrote {write_report(args.run_dir, args.out, which=args.which, device=args.device, seed=args.seed)}")

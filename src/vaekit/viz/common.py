@@ -1,0 +1,82 @@
+"""What the picture modules share: items of a run's data split, their posterior means, decoding codes,
+the check that decides whether data can be drawn as images at all, and laying rows out for a grid.
+
+Pictures show what the trained model does, so inputs are read in evaluation mode: dynamically
+binarized data is frozen to one seeded draw (as `vaekit evaluate` does), and nothing trains.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from vaekit.data import fixed_binarization, load_split
+from vaekit.errors import ConfigError
+
+ENCODE_BATCH = 500  # items per encoder pass: bounds memory on large splits
+
+
+def load_items(run: Any, split: str = "test", limit: int | None = None, seed: int = 0) -> Any:
+    """The first `limit` items (all when None) of a run's split, as a resident `TensorData`."""
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"--split {split!r} must be train, val or test")
+    data = load_split(run.config.data, split, stats=run.data_stats)
+    n = len(data) if limit is None else min(limit, len(data))
+    return fixed_binarization(data.take(n), seed)
+
+
+def is_image_data(data: Any, event_shape: tuple[int, ...]) -> bool:
+    """True when items are (C, H, W) pictures with values in [0, 1] that `make_grid` can tile.
+
+    Array data of any rank is standardised, not a picture, and says so with `is_image = False`."""
+    return bool(getattr(data, "is_image", True)) and len(event_shape) == 3 and event_shape[0] in (1, 3)
+
+
+def require_images(data: Any, event_shape: tuple[int, ...], what: str) -> None:
+    if not is_image_data(data, event_shape):
+        raise ConfigError(f"{what} draws images, but this run's data have event shape {tuple(event_shape)} "
+                          "and are not images; the .npy output is still written")
+
+
+@torch.no_grad()
+def posteriors(model: Any, x: torch.Tensor, batch_size: int = ENCODE_BATCH) -> tuple[torch.Tensor, torch.Tensor]:
+    """Means and log-variances of q(z|x) for items x (N, *event), on the model's device: two (N, D) tensors."""
+    device = model_device(model)
+    qs = [model.encode(x[i:i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
+    if not qs:
+        empty = torch.empty(0, model.latent_dim, device=device)
+        return empty, empty
+    return torch.cat([q.mean for q in qs]), torch.cat([q.logvar for q in qs])
+
+
+def posterior_means(model: Any, x: torch.Tensor, batch_size: int = ENCODE_BATCH) -> torch.Tensor:
+    """E_q[z|x], the code a picture decodes an input from: (N, D)."""
+    return posteriors(model, x, batch_size)[0]
+
+
+@torch.no_grad()
+def decode(model: Any, z: torch.Tensor, clamp: bool = True, batch_size: int = ENCODE_BATCH) -> torch.Tensor:
+    """The mean of p(x|z) for codes of any leading shape (*S, D), on the CPU: (*S, *event).
+
+    `clamp`: cut to [0, 1] for drawing (image likelihoods other than Bernoulli can overshoot a little)."""
+    lead = z.shape[:-1]
+    flat = z.reshape(-1, z.shape[-1]).to(model_device(model))  # (prod S, D)
+    out = torch.cat([model.decode(flat[i:i + batch_size]) for i in range(0, len(flat), batch_size)])
+    out = out.clamp(0, 1) if clamp else out
+    return out.reshape(*lead, *out.shape[1:]).cpu()  # (*S, *event)
+
+
+def model_device(model: Any) -> torch.device:
+    return next(model.parameters()).device
+
+
+def check_index(index: int, n: int, option: str) -> None:
+    if not 0 <= index < n:
+        raise ConfigError(f"{option} {index} is out of range: the split has {n} items (0..{n - 1})")
+
+
+def grid_rows(rows: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Rows of pictures (R, T, C, H, W) -> the (R*T, C, H, W) batch `save_grid` tiles, and T, its row length."""
+    r, t = rows.shape[:2]
+    return rows.reshape(r * t, *rows.shape[2:]), t  # (R*T, C, H, W)

@@ -1,0 +1,202 @@
+"""One self-contained HTML page per run: config, metrics, loss curves and every picture of vaekit.viz.
+
+Everything is embedded (pictures as base64 `data:image/png` URIs, styles inline), so the file can be
+mailed, archived or opened offline and stays valid when the run folder moves. The pictures come from
+the same plain functions as the `vaekit interpolate/traverse/manifold/scatter/curves` commands, on a
+small test sample, so a report of a small model takes a few seconds. Runs whose data are not images
+(arrays of event shape (D,)) keep config, metrics, curves and the latent scatter.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from vaekit.viz.common import grid_rows, is_image_data, load_items, model_device
+from vaekit.viz.grid import make_grid, reconstruction_pairs
+
+SAMPLE_ITEMS = 1000  # test items the pictures and the scatter read
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
+img{image-rendering:pixelated;max-width:100%}table{border-collapse:collapse;font-size:.9em}
+td,th{padding:2px 10px;border-bottom:1px solid #eee;text-align:left}pre{background:#f6f6f6;padding:1em;
+overflow-x:auto;font-size:.85em}p.note{color:#666}"""
+
+
+@dataclass
+class Section:
+    title: str
+    body: str  # HTML
+
+
+def png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def img_tag(png: bytes, alt: str, width: int | None = None) -> str:
+    w = f' width="{width}"' if width else ""
+    return f'<img src="{png_data_uri(png)}" alt="{html.escape(alt)}"{w}>'
+
+
+def grid_png(images: torch.Tensor, nrow: int | None = None) -> tuple[bytes, int]:
+    """A make_grid picture of (N, C, H, W) images as PNG bytes, and a display width (small images enlarged)."""
+    arr = make_grid(images.clamp(0, 1), nrow)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    scale = max(1, min(4, 64 // images.shape[-1]))
+    return buf.getvalue(), min(arr.shape[1] * scale, 960)
+
+
+def figure_png(draw: Callable[[io.BytesIO], None]) -> bytes:
+    """Run a matplotlib drawing call `draw(out)` into memory and return the PNG bytes."""
+    buf = io.BytesIO()
+    draw(buf)
+    return buf.getvalue()
+
+
+def _table(rows: list[tuple[str, Any]]) -> str:
+    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>" for k, v in rows)
+    return f"<table>{cells}</table>"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    if isinstance(v, list) and v and all(isinstance(u, float) for u in v):
+        return "[" + ", ".join(f"{u:.3f}" for u in v) + "]"
+    return str(v)
+
+
+def config_section(run: Any) -> Section:
+    return Section("Config", f"<pre>{html.escape(json.dumps(run.config.to_dict(), indent=2))}</pre>")
+
+
+def metrics_section(run: Any) -> Section:
+    """The last epoch record of training, and `vaekit evaluate`'s metrics.json when there is one."""
+    last = next((r for r in reversed(run.metrics) if r.get("kind") == "epoch"), None)
+    body = "<h3>last epoch</h3>" + (_table(list(last.items())) if last else '<p class="note">no epoch finished</p>')
+    evaluated = run.dir / "metrics.json"
+    if evaluated.is_file():
+        body += "<h3>evaluation (metrics.json, <code>vaekit evaluate</code>)</h3>"
+        body += _table(list(json.loads(evaluated.read_text()).items()))
+    return Section("Metrics", body)
+
+
+def curves_section(run: Any) -> Section | None:
+    from vaekit.viz.curves import metrics_path, plot_curves, read_curves
+
+    if not metrics_path(run.dir).is_file():
+        return None
+    curves = read_curves(run.dir)
+    png = figure_png(lambda out: plot_curves(curves, out))
+    return Section("Loss curves", img_tag(png, "loss curves") + '<p class="note">ELBO = -(rate + distortion), '
+                   "in nats per data point; see docs/visualisation.md.</p>")
+
+
+def scatter_section(model: Any, data: Any, seed: int) -> Section:
+    from vaekit.viz.scatter import latent_scatter, legend_of, plot_scatter
+
+    emb, colours = latent_scatter(model, data, "pca", seed)
+    title, names = legend_of(data.labels, data.label_names)
+    note = f"posterior means E_q[z|x] of {len(data)} test items, {emb.axes[0]} / {emb.axes[1]}"
+    png = figure_png(lambda out: plot_scatter(emb, colours, out, note, title, names))
+    return Section("Latent scatter", img_tag(png, "latent scatter") + f'<p class="note">{html.escape(note)}</p>')
+
+
+def samples_section(model: Any, seed: int) -> Section:
+    gen = torch.Generator(device=model_device(model)).manual_seed(seed)
+    png, width = grid_png(model.sample(64, generator=gen).cpu(), 8)
+    return Section("Samples", img_tag(png, "samples", width) + '<p class="note">means of p(x|z), z ~ p(z), '
+                   f"seed {seed}</p>")
+
+
+def reconstructions_section(model: Any, data: Any) -> Section:
+    x = data.x[:32]
+    pairs, ncol = reconstruction_pairs(x, model.reconstruct(x.to(model_device(model))).cpu())
+    png, width = grid_png(pairs, ncol)
+    return Section("Reconstructions", img_tag(png, "reconstructions", width) + '<p class="note">rows alternate: '
+                   "test inputs, then the means of p(x|z) at their posterior means</p>")
+
+
+def interpolations_section(model: Any, data: Any, seed: int, steps: int = 10) -> Section:
+    from vaekit.viz.interpolate import choose_pairs, interpolate_inputs, interpolate_prior
+
+    pairs = choose_pairs(len(data), 4, seed=seed)
+    i0, i1 = [a for a, _ in pairs], [b for _, b in pairs]
+    body = ""
+    shown = ((interpolate_inputs(model, data.x[i0], data.x[i1], steps, "linear"),
+              f"linear, between the posterior means of test items {pairs}"),
+             (interpolate_prior(model, 4, steps, "slerp", seed), f"slerp, between prior draws (seed {seed})"))
+    for paths, what in shown:
+        png, width = grid_png(*grid_rows(paths))
+        body += img_tag(png, what, width) + f'<p class="note">{html.escape(what)}</p>'
+    return Section("Interpolations", body)
+
+
+def traversal_section(model: Any, data: Any, usage: Any, top: int = 10) -> Section:
+    from vaekit.viz.traverse import traverse
+
+    t = traverse(model, data.x, usage=usage, top=top)
+    png, width = grid_png(*grid_rows(t.images))
+    rows = "; ".join(t.usage.describe(d) for d in t.dims)
+    return Section("Latent traversals", img_tag(png, "traversals", width) + '<p class="note">one row per dimension, '
+                   f"most used first ({html.escape(rows)}); values {t.values[0]:.1f}..{t.values[-1]:.1f}, others 0</p>")
+
+
+def manifold_section(model: Any, usage: Any, n: int = 15) -> Section:
+    from vaekit.viz.manifold import default_dims, manifold
+
+    if model.latent_dim < 2:
+        return Section("2-D manifold", '<p class="note">skipped: the latent space has 1 dimension</p>')
+    dims = default_dims(usage)
+    png, width = grid_png(*grid_rows(manifold(model, n, dims)))
+    return Section("2-D manifold", img_tag(png, "manifold", width) + '<p class="note">Kingma &amp; Welling (2013), '
+                   f"Fig. 4: z{dims[0]} (across) and z{dims[1]} (up) at Gaussian quantiles (i + 0.5)/{n}, others 0</p>")
+
+
+def image_sections(model: Any, data: Any, seed: int) -> list[Section]:
+    from vaekit.viz.usage import dimension_usage
+
+    usage = dimension_usage(model, data.x)
+    return [samples_section(model, seed), reconstructions_section(model, data),
+            interpolations_section(model, data, seed), traversal_section(model, data, usage),
+            manifold_section(model, usage)]
+
+
+def render_page(title: str, sections: list[Section]) -> str:
+    parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>",
+             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+             f'<p class="note">written {datetime.now().isoformat(timespec="seconds")} by vaekit</p>']
+    parts += [f"<section><h2>{html.escape(s.title)}</h2>\n{s.body}</section>" for s in sections]
+    return "\n".join([*parts, "</body></html>\n"])
+
+
+@torch.no_grad()
+def write_report(run_dir: str | Path, out: str | Path | None = None, *, which: str = "best",
+                 device: str = "cpu", seed: int = 0) -> Path:
+    """Write RUN_DIR/report.html (or `out`): one self-contained HTML page; returns its path."""
+    from vaekit.run import load_run
+
+    run = load_run(run_dir, which, device)
+    data = load_items(run, "test", SAMPLE_ITEMS, seed)
+    sections = [config_section(run), metrics_section(run), curves_section(run)]
+    if is_image_data(data, tuple(run.model.event_shape)):
+        sections += image_sections(run.model, data, seed)
+    else:
+        sections.append(Section("Pictures", '<p class="note">skipped: the data (event shape '
+                                f"{tuple(run.model.event_shape)}) are not images</p>"))
+    sections.append(scatter_section(run.model, data, seed))
+    path = Path(out) if out is not None else run.dir / "report.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_page(f"vaekit run {run.dir.name} ({which} checkpoint)", [s for s in sections if s]))
+    return path
