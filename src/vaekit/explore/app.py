@@ -1,0 +1,123 @@
+"""The explorer's web app: one hand-written page and a small JSON API over `ExplorerState`.
+
+FastAPI validates the request bodies against the pydantic models below, answers in JSON and hands the
+blocking model calls of plain `def` endpoints to its thread pool, so the page stays responsive.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from vaekit.explore.images import MAX_BYTES, data_url, image_to_input, parse_data_url, png_bytes
+from vaekit.explore.state import ExplorerState, RequestError, to_pixels
+
+
+class DecodeRequest(BaseModel):
+    z: list[float] = Field(description="one value per latent dimension, in model order (not slider order)")
+
+
+class InterpolateRequest(BaseModel):
+    i: int = Field(description="index of the first test image")
+    j: int = Field(description="index of the second test image")
+    t: float = Field(description="0 gives image i's posterior mean, 1 image j's")
+
+
+def _state(source: Any, which: str, device: str, limit: int) -> ExplorerState:
+    if isinstance(source, ExplorerState):
+        return source
+    from vaekit.run import Run, load_run
+
+    run = source if isinstance(source, Run) else load_run(source, which, device)
+    return ExplorerState.from_run(run, limit)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """One readable line from pydantic's errors. Only locations and messages: the offending input may be
+    NaN, which JSON cannot carry."""
+    parts = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            parts.append(f"the request body is not valid JSON ({err.get('ctx', {}).get('error', 'cannot parse')})")
+            continue
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}" if loc else str(err.get("msg", "invalid")))
+    return "; ".join(parts) or "invalid request"
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestError)
+    async def refused(request: Request, exc: RequestError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+
+
+def create_app(source: str | Path | Any, *, which: str = "best", device: str = "cpu", limit: int = 10000) -> FastAPI:
+    """The explorer for a run folder, a loaded `vaekit.run.Run` or a prepared `ExplorerState`.
+
+    Everything the page needs that does not change (posterior means of the test set, dimension order,
+    the latent map) is computed here, once."""
+    state = _state(source, which, device, limit)
+    page = resources.files("vaekit.explore").joinpath("page.html").read_text(encoding="utf-8")
+    # no /docs or /redoc: they load their scripts from a CDN, and the explorer must work offline
+    app = FastAPI(title="vaekit latent explorer", docs_url=None, redoc_url=None)
+    app.state.explorer = state
+    _add_error_handlers(app)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page
+
+    @app.get("/api/info")
+    def info() -> dict[str, Any]:
+        return state.info()
+
+    @app.get("/api/map")
+    def latent_map() -> dict[str, Any]:
+        return state.map_json()
+
+    @app.get("/api/image/{i}", responses={200: {"content": {"image/png": {}}}})
+    def test_image(i: int) -> Response:
+        return Response(png_bytes(to_pixels(state.images[state.check_index(i)])), media_type="image/png")
+
+    @app.post("/api/decode")
+    def decode(req: DecodeRequest) -> dict[str, Any]:
+        z = state.check_z(req.z)
+        return {"image": data_url(state.decode(z)), "point": state.point(z)}
+
+    @app.post("/api/interpolate")
+    def interpolate(req: InterpolateRequest) -> dict[str, Any]:
+        z, pixels = state.interpolate(req.i, req.j, req.t)
+        return {"image": data_url(pixels), "z": z.tolist(), "point": state.point(z)}
+
+    @app.post("/api/reconstruct")
+    async def reconstruct(file: Annotated[UploadFile | None, File()] = None,
+                          data_url_field: Annotated[str | None, Form(alias="data_url")] = None) -> dict[str, Any]:
+        if file is not None:
+            raw = await file.read(MAX_BYTES + 1)
+        elif data_url_field is not None:
+            raw = parse_data_url(data_url_field)
+        else:
+            raise RequestError("send an image as a multipart form: field `file` (an image file) or "
+                               "`data_url` (a canvas's toDataURL())", 400)
+        return await run_in_threadpool(_reconstruct, state, raw)
+
+    return app
+
+
+def _reconstruct(state: ExplorerState, raw: bytes) -> dict[str, Any]:
+    """The upload as the model sees it, its reconstruction decode(E[z|x]), and where E[z|x] is on the map."""
+    x = image_to_input(raw, state.event_shape)
+    z = state.encode(x)
+    return {"input": data_url(to_pixels(x)), "image": data_url(state.decode(z)), "z": z.tolist(),
+            "point": state.point(z)}

@@ -1,0 +1,223 @@
+"""What the explorer serves, computed once when it starts: the model, the test images, their posterior
+means, the order of the latent dimensions and the 2-D latent map. No web code here, so it is testable
+(and usable) without the server packages.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaekit.distributions import StandardNormal
+from vaekit.errors import VaekitError
+
+SLIDER_HALF_RANGE = 3.0  # sliders span ±3 prior standard deviations: 99.7% of N(0, 1)
+
+
+class RequestError(VaekitError):
+    """A request the explorer refuses; `status` is the HTTP status it is answered with (4xx)."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class LatentMap:
+    """A 2-D view of latent space: PCA of the test posterior means above 2 dimensions, the raw
+    coordinates otherwise (so the map of a 2-D latent space is that space itself)."""
+
+    center: torch.Tensor     # (D,) subtracted before projecting
+    basis: torch.Tensor      # (2, D): rows are the axes (orthonormal for PCA)
+    points: torch.Tensor     # (N, 2) the test set's posterior means on the map
+    explained: list[float]   # fraction of the means' variance along each axis
+    method: str              # "pca" or "identity"
+
+    def project(self, z: torch.Tensor) -> torch.Tensor:
+        """(..., D) latent vectors -> (..., 2) map coordinates."""
+        return (z - self.center) @ self.basis.T
+
+
+def fit_map(means: torch.Tensor) -> LatentMap:
+    """The map of posterior means (N, D). PCA signs are fixed (largest loading of each axis positive)
+    so the same run always gives the same picture."""
+    means = means.double()
+    d = means.shape[1]
+    total = means.var(0, unbiased=False).sum().clamp_min(1e-12)
+    if d <= 2:
+        basis = torch.eye(2, d, dtype=means.dtype)  # D = 1: the second axis is all zeros (points on a line)
+        center = torch.zeros(d, dtype=means.dtype)
+        method = "identity"
+    else:
+        center = means.mean(0)
+        _, _, vh = torch.linalg.svd(means - center, full_matrices=False)
+        basis = vh[:2]
+        idx = basis.abs().argmax(dim=1)
+        basis = basis * torch.sign(basis[torch.arange(2), idx])[:, None]
+        method = "pca"
+    points = (means - center) @ basis.T
+    explained = (points.var(0, unbiased=False) / total).tolist()
+    return LatentMap(center.float(), basis.float(), points.float(), explained, method)
+
+
+def dim_scores(model: Any, means: torch.Tensor, logvars: torch.Tensor) -> tuple[torch.Tensor, str]:
+    """How much each latent dimension is used, averaged over the test data.
+
+    With the standard-normal prior of a one-layer VAE: the average KL(q(z_d|x) || N(0, 1)) in nats
+    (the paper's Appendix B, per dimension). Otherwise the prior of z is not a product of per-dimension
+    Gaussians (mixture, VampPrior, hierarchy), so there is no per-dimension KL; the variance of the
+    posterior means over the data is used instead (Burda et al. 2015's activity, which tracks it)."""
+    from vaekit.distributions import DiagonalGaussian
+    from vaekit.model import VAE
+
+    if isinstance(model, VAE) and isinstance(model.prior, StandardNormal):
+        kl = DiagonalGaussian(means, logvars).kl_per_dim(model.prior)  # (N, D)
+        return kl.mean(0), "kl"
+    return means.var(0, unbiased=False), "activity"
+
+
+def slider_ranges(means: torch.Tensor, standard_prior: bool) -> torch.Tensor:
+    """(D, 2) slider limits: ±3 around 0 for a N(0, I) prior (else ±3 standard deviations of the
+    means around their average), widened to hold every test posterior mean, rounded out to 0.5."""
+    if standard_prior:
+        lo = torch.full((means.shape[1],), -SLIDER_HALF_RANGE)
+        hi = -lo
+    else:
+        c, s = means.mean(0), means.std(0, unbiased=False).clamp_min(1e-3)
+        lo, hi = c - SLIDER_HALF_RANGE * s, c + SLIDER_HALF_RANGE * s
+    lo = torch.minimum(lo, means.min(0).values)
+    hi = torch.maximum(hi, means.max(0).values)
+    return torch.stack([torch.floor(lo * 2) / 2, torch.ceil(hi * 2) / 2], dim=1)
+
+
+def to_pixels(x: torch.Tensor) -> np.ndarray:
+    """One image (C, H, W) in [0, 1] -> uint8 (H, W) or (H, W, 3), rounded as the grid PNGs are."""
+    a = np.clip(np.rint(x.detach().clamp(0, 1).float().cpu().numpy() * 255), 0, 255).astype(np.uint8)
+    return a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
+
+
+def _column_labels(labels: torch.Tensor | None, names: list[str] | None) -> tuple[list[float] | None, str, bool]:
+    """Colours for the map: the class, or the first factor of factor labels (e.g. shapes' `shape`)."""
+    if labels is None or len(labels) == 0:
+        return None, "", False
+    if labels.ndim == 1:
+        return labels.double().tolist(), "class", True
+    col = labels[:, 0].double()
+    categorical = bool(torch.all(col == col.round())) and len(torch.unique(col)) <= 20
+    return col.tolist(), (names[0] if names else "label 0"), categorical
+
+
+class ExplorerState:
+    """The model and everything precomputed about the test data; answers the explorer's questions.
+
+    Model calls hold a lock: requests come in on several server threads, and one decode at a time is
+    both the fastest on a small CPU and safe for models that are not re-entrant."""
+
+    def __init__(self, model: Any, images: torch.Tensor, labels: torch.Tensor | None = None,
+                 label_names: list[str] | None = None, batch_size: int = 1000) -> None:
+        shape = tuple(model.event_shape)
+        if len(shape) != 3 or shape[0] not in (1, 3):
+            raise VaekitError(f"vaekit explore needs an image model (event shape (C, H, W) with 1 or 3 channels); "
+                              f"this model's data has shape {shape}")
+        if len(images) == 0:
+            raise VaekitError("vaekit explore needs at least one test image for the latent map")
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
+        self.event_shape: tuple[int, int, int] = shape  # type: ignore[assignment]
+        self.images = images.float().cpu()
+        self.latent_dim = int(model.latent_dim)
+        self.lock = threading.Lock()
+        with torch.no_grad():
+            parts = [model.encode(x.to(self.device)) for x in torch.split(self.images, batch_size)]
+        self.means = torch.cat([q.mean for q in parts]).float().cpu()      # (N, D)
+        logvars = torch.cat([q.logvar for q in parts]).float().cpu()
+        scores, self.order_by = dim_scores(model, self.means, logvars)
+        self.scores = scores.tolist()
+        self.order = sorted(range(self.latent_dim), key=lambda d: -self.scores[d])  # most used first
+        standard = isinstance(getattr(model, "prior", None), StandardNormal) and model.prior.dim == self.latent_dim
+        self.ranges = slider_ranges(self.means, standard)
+        self.map = fit_map(self.means)
+        self.labels, self.label_name, self.categorical = _column_labels(labels, label_names)
+        self.class_names = label_names if labels is not None and labels.ndim == 1 else None
+
+    @classmethod
+    def from_run(cls, run: Any, limit: int = 10000) -> ExplorerState:
+        """The state of a loaded run (`vaekit.run.load_run`): its test split, the first `limit` items."""
+        from vaekit.data import load_split
+
+        data = load_split(run.config.data, "test", stats=run.data_stats)
+        if not getattr(data, "is_image", True) or len(run.event_shape) != 3:
+            raise VaekitError(f"vaekit explore needs an image run; {run.dir} has data of shape {run.event_shape}")
+        data = data.take(limit)
+        return cls(run.model, data.x, data.labels, data.label_names)
+
+    # --- checks on request values -------------------------------------------------------------
+
+    def check_index(self, i: int) -> int:
+        if not 0 <= i < len(self.images):
+            raise RequestError(f"test image index {i} is out of range: there are {len(self.images)} "
+                               f"(0 to {len(self.images) - 1})", 404)
+        return i
+
+    def check_z(self, values: Sequence[float]) -> torch.Tensor:
+        """A latent vector from a request: the right length, finite, inside the slider ranges."""
+        if len(values) != self.latent_dim:
+            raise RequestError(f"z has {len(values)} values; this model has {self.latent_dim} latent dimensions")
+        z = torch.tensor([float(v) for v in values], dtype=torch.float32)
+        bad = [d for d in range(self.latent_dim) if not math.isfinite(float(values[d]))]
+        if bad:
+            raise RequestError(f"z[{bad[0]}] is not a finite number ({values[bad[0]]})")
+        lo, hi = self.ranges[:, 0], self.ranges[:, 1]
+        out = torch.nonzero((z < lo) | (z > hi)).flatten().tolist()
+        if out:
+            d = out[0]
+            raise RequestError(f"z[{d}] = {float(values[d]):g} is outside its range "
+                               f"[{lo[d].item():g}, {hi[d].item():g}] (see /api/info)")
+        return z
+
+    # --- model calls ----------------------------------------------------------------------------
+
+    def decode(self, z: torch.Tensor) -> np.ndarray:
+        """uint8 pixels of model.decode(z) for one latent vector (D,)."""
+        with self.lock, torch.no_grad():
+            x = self.model.decode(z[None].to(self.device))[0]
+        return to_pixels(x)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The posterior mean (D,) of one image (C, H, W)."""
+        with self.lock, torch.no_grad():
+            return self.model.encode(x[None].to(self.device)).mean[0].float().cpu()
+
+    def interpolate(self, i: int, j: int, t: float) -> tuple[torch.Tensor, np.ndarray]:
+        """z = (1 - t) m_i + t m_j between the posterior means of test images i and j, and its decoding.
+
+        The endpoints are encoded one by one (not read from the batched means) so that t = 0 and t = 1
+        give exactly `model.reconstruct` of the single image."""
+        if not (isinstance(t, int | float) and math.isfinite(t) and 0.0 <= t <= 1.0):
+            raise RequestError(f"t = {t} must be a number in [0, 1]")
+        a = self.encode(self.images[self.check_index(i)])
+        b = self.encode(self.images[self.check_index(j)])
+        z = a if t == 0 else b if t == 1 else (1 - t) * a + t * b
+        return z, self.decode(z)
+
+    def point(self, z: torch.Tensor) -> list[float]:
+        return self.map.project(z.float()).tolist()
+
+    # --- JSON views ---------------------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        return {"latent_dim": self.latent_dim, "order": self.order, "scores": self.scores, "order_by": self.order_by,
+                "ranges": self.ranges.tolist(), "image_shape": list(self.event_shape), "n_test": len(self.images),
+                "map_method": self.map.method}
+
+    def map_json(self) -> dict[str, Any]:
+        return {"points": self.map.points.tolist(), "labels": self.labels, "label_name": self.label_name,
+                "categorical": self.categorical, "class_names": self.class_names, "method": self.map.method,
+                "explained": self.map.explained, "center": self.map.center.tolist(),
+                "basis": self.map.basis.tolist()}
