@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -103,13 +104,15 @@ def test_dynamic_binarization_is_a_bernoulli_draw_of_the_batch_items():
         assert set(torch.unique(xb).tolist()) <= {0.0, 1.0}
         src = x[yb]
         assert ((xb == 1) <= (src > 0)).all() and ((xb == 0) <= (src < 1)).all()
-    # reproduce the draw independently: permutation first, then one uniform block per batch, u < x
+    # reproduce the draw independently: permutation first, then a numpy PCG64 seeded by one draw of the
+    # torch generator, one uniform block per batch, u < x
     g = gen(2)
     order = torch.randperm(64, generator=g)
+    rng = np.random.default_rng(int(torch.randint(0, 2**62, (), generator=g)))
     expect = []
     for start in range(0, 64, 16):
         sel = x[order[start:start + 16]]
-        expect.append((torch.rand(sel.shape, generator=g) < sel).float())
+        expect.append((torch.from_numpy(rng.random(sel.shape, dtype=np.float32)) < sel).float())
     got = [xb for xb, _ in iterate_batches(data, 16, generator=gen(2))]
     assert all(torch.equal(a, b) for a, b in zip(got, expect, strict=True))
 
