@@ -78,7 +78,7 @@ def _fmt(v: Any) -> str:
 
 
 def config_section(run: Any) -> Section:
-    return Section("Config", f"<pre>{html.escape(json.dumps(run.config.to_dict(), indent=2))}</pre>")
+    return Section("Config", f"<pre>{html.escape(json.dumps(run.config.to_dict(), indent=2), quote=False)}</pre>")
 
 
 def metrics_section(run: Any) -> Section:
