@@ -18,8 +18,13 @@ def register(sub: Any) -> None:
     """Add the picture subcommands to the `vaekit` subparsers."""
     from vaekit.cli import run_parser
 
+    for add in (_add_interpolate, _add_traverse, _add_manifold, _add_scatter, _add_curves, _add_report):
+        add(sub, run_parser)
+
+
+def _add_interpolate(sub: Any, run_parser: Any) -> None:
     p = run_parser(sub, "interpolate", "decoded paths between pairs of inputs or prior draws, one row per pair")
-    _common(p, "interpolation.png", "test inputs and pairs")
+    _common(p, "interpolation.png", "the data endpoints are taken from", "the random pairs, the prior draws and ")
     p.add_argument("--source", default="data", choices=["data", "prior"],
                    help="endpoints: posterior means of items of --split, or draws from p(z) (default: data)")
     p.add_argument("--indices", metavar="I,J[,K,L...]", help="items to join, two by two (default: random pairs)")
@@ -28,8 +33,10 @@ def register(sub: Any) -> None:
     p.add_argument("--steps", type=int, default=10, help="pictures per row, endpoints included (default: 10)")
     p.set_defaults(func=cmd_interpolate)
 
+
+def _add_traverse(sub: Any, run_parser: Any) -> None:
     p = run_parser(sub, "traverse", "one row per latent dimension (most used first), that coordinate swept")
-    _common(p, "traversal.png", "the items that rank the dimensions by KL")
+    _common(p, "traversal.png", "the items that rank the dimensions (and --index) are read from")
     p.add_argument("--dims", metavar="I,J,...", help="dimensions to draw (default: all)")
     p.add_argument("--top", type=int, help="draw only the N most used dimensions")
     p.add_argument("--range", nargs=2, type=float, default=[-3.0, 3.0], metavar=("LO", "HI"),
@@ -39,35 +46,44 @@ def register(sub: Any) -> None:
     p.add_argument("--limit", type=int, default=1000, help="items of --split that rank the dimensions (default: 1000)")
     p.set_defaults(func=cmd_traverse)
 
+
+def _add_manifold(sub: Any, run_parser: Any) -> None:
     p = run_parser(sub, "manifold", "decoded grid over two latent dimensions at Gaussian quantiles (K&W Fig. 4)")
-    _common(p, "manifold.png", "the items that rank the dimensions by KL")
+    _common(p, "manifold.png", "the items that rank the dimensions are read from")
     p.add_argument("-n", type=int, default=20, help="pictures per side (default: 20)")
     p.add_argument("--dims", metavar="I,J", help="the two dimensions, across and up (default: the two most used)")
     p.add_argument("--limit", type=int, default=1000, help="items of --split that rank the dimensions (default: 1000)")
     p.set_defaults(func=cmd_manifold)
 
+
+def _add_scatter(sub: Any, run_parser: Any) -> None:
     p = run_parser(sub, "scatter", "posterior means of a split in 2-D (PCA or t-SNE), coloured by label")
-    _common(p, "scatter.png", "the items to draw")
+    _common(p, "scatter.png", "the points are read from", "t-SNE and ")
     p.add_argument("--method", default="pca", choices=["pca", "tsne"],
                    help="projection above 2-D latents; tsne needs scikit-learn (default: pca)")
     p.add_argument("--limit", type=int, default=2000, help="first N items of --split (default: 2000)")
     p.set_defaults(func=cmd_scatter)
 
+
+def _add_curves(sub: Any, run_parser: Any) -> None:
     p = run_parser(sub, "curves", "ELBO, rate and distortion, train and validation, from metrics.jsonl")
     p.add_argument("--out", default="curves.png", help="output .png; the epoch table goes to .npy beside it "
                    "(default: curves.png)")
     p.set_defaults(func=cmd_curves)
 
+
+def _add_report(sub: Any, run_parser: Any) -> None:
     p = run_parser(sub, "report", "one self-contained HTML page: config, metrics, curves and every picture")
     p.add_argument("--out", help="output .html (default: RUN_DIR/report.html)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random pictures (default: 0)")
     p.set_defaults(func=cmd_report)
 
 
-def _common(p: argparse.ArgumentParser, out: str, split_use: str) -> None:
+def _common(p: argparse.ArgumentParser, out: str, where: str, seeds: str = "") -> None:
     p.add_argument("--out", default=out, help=f"output .png; the raw array goes to .npy beside it (default: {out})")
-    p.add_argument("--split", default="test", help=f"split of the run's data for {split_use} (default: test)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random choices (default: 0)")
+    p.add_argument("--split", default="test", help=f"train, val or test: where {where} (default: test)")
+    p.add_argument("--seed", type=int, default=0, help=f"seed of {seeds}the one Bernoulli draw of dynamically "
+                   "binarized data (default: 0)")
 
 
 def _png_out(text: str) -> Path:
@@ -167,7 +183,9 @@ def cmd_manifold(args: argparse.Namespace) -> None:
     if dims is not None and len(dims) != 2:
         raise ConfigError(f"--dims {args.dims!r}: the manifold spans exactly two dimensions, I,J")
     data = load_items(run, args.split, args.limit, args.seed)
-    if dims is None:
+    if dims is None and run.model.latent_dim == 2:
+        dims = [0, 1]
+    elif dims is None:
         dims = list(default_dims(dimension_usage(run.model, data.x)))
     images = is_image_data(data, tuple(run.model.event_shape))
     print(f"z{dims[0]} across, z{dims[1]} up, at Gaussian quantiles (i + 0.5)/{args.n}")

@@ -190,12 +190,16 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, which: s
     run = load_run(run_dir, which, device)
     data = load_items(run, "test", SAMPLE_ITEMS, seed)
     sections = [config_section(run), metrics_section(run), curves_section(run)]
-    if is_image_data(data, tuple(run.model.event_shape)):
+    images = is_image_data(data, tuple(run.model.event_shape))
+    if images and len(data) >= 2:
         sections += image_sections(run.model, data, seed)
+    elif images:  # interpolations, rankings and scatters need two items
+        sections.append(samples_section(run.model, seed))
     else:
         sections.append(Section("Pictures", '<p class="note">skipped: the data (event shape '
                                 f"{tuple(run.model.event_shape)}) are not images</p>"))
-    sections.append(scatter_section(run.model, data, seed))
+    if len(data) >= 2:
+        sections.append(scatter_section(run.model, data, seed))
     path = Path(out) if out is not None else run.dir / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_page(f"vaekit run {run.dir.name} ({which} checkpoint)", [s for s in sections if s]))
