@@ -1,0 +1,63 @@
+"""A tiny trained run shared by the explorer tests (trained once: a few seconds)."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from vaekit.cli import main
+
+    d = tmp_path_factory.mktemp("explore") / "run"
+    assert main(["train", "--data", "shapes", "--image-size", "16", "--subset", "1200", "--hidden", "32",
+                 "--latent-dim", "3", "--epochs", "1", "--batch-size", "64", "--no-progress", "--grid", "16",
+                 "--no-compile", "--out", str(d)]) == 0
+    return d
+
+
+@pytest.fixture(scope="session")
+def app(run_dir: Path):
+    from vaekit.explore.app import create_app
+
+    return create_app(run_dir)
+
+
+@pytest.fixture
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def served(run_dir: Path):
+    """`vaekit explore RUN_DIR --port 0` in a subprocess (the real command, uvicorn and all); yields its URL.
+
+    VAEKIT_EXPLORER_RUN=DIR serves another run instead (e.g. an MNIST one for the docs' screenshot)."""
+    pytest.importorskip("uvicorn", reason="the explorer needs the explore extra: pip install -e '.[dev]'")
+    target = os.environ.get("VAEKIT_EXPLORER_RUN") or str(run_dir)
+    proc = subprocess.Popen([sys.executable, "-m", "vaekit", "explore", target, "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        line = proc.stdout.readline() if ready else ""
+        match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert match, f"no URL from vaekit explore: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
+        yield match.group(0)
+    finally:
+        proc.send_signal(signal.SIGINT)  # uvicorn shuts down cleanly on Ctrl+C
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

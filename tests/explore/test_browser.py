@@ -1,0 +1,124 @@
+"""The explorer page in a real browser: headless Chromium from Debian driven by Selenium, against the real
+`vaekit explore` server. Skipped when Chromium is missing locally; a failure under CI=true (CI installs it).
+
+Set VAEKIT_EXPLORER_SCREENSHOT=docs/images/explorer.png to refresh the docs' screenshot."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import urllib.request
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+# no network: without these flags Chromium waits on lookups, updates and sync at start
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--window-size=1300,1120"]
+
+
+def _need_browser() -> None:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the selenium package (pip install -e '.[dev]')")
+    if missing:
+        msg = f"the browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)  # CI installs Chromium in .ci/run: a missing browser there is a failure
+        pytest.skip(msg)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    _need_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
+        options.add_argument(flag)
+    # the driver path is given: Selenium does not look for (or download) one
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait(driver, condition, what: str, timeout: float = 15):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(lambda d: condition(d), message=f"timed out waiting for {what}")
+
+
+def _src(driver, element_id: str) -> str:
+    return driver.find_element("id", element_id).get_attribute("src") or ""
+
+
+def test_sliders_interpolation_upload_and_drawing_in_chromium(browser, served, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    d = browser
+    d.get(served)
+    _wait(d, lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "1", "the page to start")
+    _wait(d, lambda d: _src(d, "decoded").startswith("data:image/png"), "the first decoded image")
+    with urllib.request.urlopen(served + "api/info", timeout=10) as r:
+        info = json.load(r)
+    assert len(d.find_elements("css selector", "#sliders input[type=range]")) == info["latent_dim"]
+    assert len(d.find_elements("css selector", "#thumbs img")) == min(60, info["n_test"])
+
+    # move the most used dimension's slider to its end with the keyboard: the decoded image changes
+    before = _src(d, "decoded")
+    first = d.find_element("css selector", "#sliders input[type=range]")
+    first.send_keys(Keys.END)
+    _wait(d, lambda d: _src(d, "decoded") != before, "the decoded image to change after moving a slider")
+    dim = int(first.get_attribute("data-dim"))
+    assert dim == info["order"][0]
+    assert d.find_element("id", f"z{dim}-out").text == f"{info['ranges'][dim][1]:.2f}"
+
+    # pick two endpoints by clicking thumbnails, then scrub t to 1
+    thumbs = d.find_elements("css selector", "#thumbs img")
+    thumbs[4].click()
+    thumbs[9].click()
+    picked = [d.find_element("id", f"idx-{k}").get_attribute("value") for k in "ab"]
+    assert picked == ["4", "9"]
+    _wait(d, lambda d: _src(d, "interp").startswith("data:image/png"), "the interpolation")
+    before = _src(d, "interp")
+    d.find_element("id", "t").send_keys(Keys.END)
+    _wait(d, lambda d: _src(d, "interp") != before, "the interpolation to follow t")
+
+    # upload a file: its reconstruction appears and a marker lands on the map
+    upload = tmp_path / "upload.png"
+    picture = Image.new("L", (48, 48))
+    ImageDraw.Draw(picture).ellipse((12, 18, 36, 30), fill=255)  # a white ellipse on black, like the data
+    picture.save(upload)
+    d.find_element("id", "file").send_keys(str(upload))
+    _wait(d, lambda d: _src(d, "upload-recon").startswith("data:image/png"), "the reconstruction of the upload")
+    marker = d.find_element("id", "upload-marker")
+    _wait(d, lambda d: marker.get_attribute("display") == "inline", "the upload's marker on the map")
+    u, v = map(float, re.findall(r"-?[\d.]+", marker.get_attribute("transform")))
+    assert 0 <= u <= 400 and 0 <= v <= 400
+
+    # draw a stroke on the canvas: releasing the pen sends the drawing
+    before = _src(d, "upload-input")
+    canvas = d.find_element("id", "draw")
+    ActionChains(d).move_to_element_with_offset(canvas, -40, -30).click_and_hold().move_by_offset(40, 30) \
+        .move_by_offset(30, -40).release().perform()
+    _wait(d, lambda d: _src(d, "upload-input") != before, "the drawing's reconstruction")
+    assert not d.find_element("id", "error").is_displayed(), d.find_element("id", "error").text
+
+    shot = tmp_path / "explorer.png"
+    assert d.save_screenshot(str(shot)) and shot.stat().st_size > 1000
+    if os.environ.get("VAEKIT_EXPLORER_SCREENSHOT"):
+        shutil.copyfile(shot, os.environ["VAEKIT_EXPLORER_SCREENSHOT"])
