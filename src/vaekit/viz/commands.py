@@ -95,9 +95,12 @@ def _png_out(text: str) -> Path:
 
 def _parse_ints(text: str, option: str) -> list[int]:
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ConfigError(f"{option} {text!r}: expected integers separated by commas") from None
+        values = []
+    if not values:
+        raise ConfigError(f"{option} {text!r}: expected integers separated by commas")
+    return values
 
 
 def _positive(value: int | None, option: str) -> None:

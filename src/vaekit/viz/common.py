@@ -33,12 +33,6 @@ def is_image_data(data: Any, event_shape: tuple[int, ...]) -> bool:
     return bool(getattr(data, "is_image", True)) and len(event_shape) == 3 and event_shape[0] in (1, 3)
 
 
-def require_images(data: Any, event_shape: tuple[int, ...], what: str) -> None:
-    if not is_image_data(data, event_shape):
-        raise ConfigError(f"{what} draws images, but this run's data have event shape {tuple(event_shape)} "
-                          "and are not images; the .npy output is still written")
-
-
 @torch.no_grad()
 def posteriors(model: Any, x: torch.Tensor, batch_size: int = ENCODE_BATCH) -> tuple[torch.Tensor, torch.Tensor]:
     """Means and log-variances of q(z|x) for items x (N, *event), on the model's device: two (N, D) tensors."""

@@ -202,5 +202,6 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, which: s
         sections.append(scatter_section(run.model, data, seed))
     path = Path(out) if out is not None else run.dir / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_page(f"vaekit run {run.dir.name} ({which} checkpoint)", [s for s in sections if s]))
+    path.write_text(render_page(f"vaekit run {run.dir.name} ({which} checkpoint)", [s for s in sections if s]),
+                    encoding="utf-8")
     return path
