@@ -104,7 +104,7 @@ def vaekit_epochs(model_cfg: dict, epochs: int, limit: int | None, **train: obje
     cfg = Config(DataConfig(dataset="mnist", binarize="dynamic"), ModelConfig(**model_cfg),
                  TrainConfig(epochs=epochs, batch_size=B, lr=1e-3, progress=False, **train))
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, Path(tmp) / "run", resume=False)
+        trainer = Trainer(cfg, Path(tmp) / "run")
         if limit:
             trainer.train_data = trainer.train_data.take(limit)
             trainer.steps_per_epoch = -(-limit // B)

@@ -13,7 +13,7 @@ from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
 def tiny_config(**train: object) -> Config:
     """Shapes at 16x16, a small MLP: one epoch takes well under a second."""
     t = {"epochs": 2, "batch_size": 32, "lr": 5e-3, "progress": False, "compile": False, "grid": 16, "log_every": 5,
-         **train}
+         "report": False, **train}
     return Config(data=DataConfig(dataset="shapes", image_size=16, subset=1500),
                   model=ModelConfig(hidden=[64], latent_dim=4),
                   train=TrainConfig(**t))

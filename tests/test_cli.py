@@ -13,7 +13,7 @@ from vaekit.data import load_split
 from vaekit.run import load_run
 
 TINY = ["--data", "shapes", "--image-size", "16", "--subset", "1200", "--hidden", "32", "--latent-dim", "3",
-        "--epochs", "1", "--batch-size", "64", "--no-progress", "--grid", "16", "--no-compile"]
+        "--epochs", "1", "--batch-size", "64", "--no-progress", "--grid", "16", "--no-compile", "--no-report"]
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,8 @@ def test_train_writes_run_folder_and_flags_override_config_file(tmp_path, capsys
     cfg = tmp_path / "c.toml"
     cfg.write_text('[model]\nhidden = [48, 24]\nlatent_dim = 7\n[train]\nepochs = 3\n')
     out = tmp_path / "r"
-    assert main(["train", "--config", str(cfg), *TINY, "--out", str(out)]) == 0  # TINY says --epochs 1
+    assert main(["train", "--config", str(cfg), *TINY, "--report", "--out", str(out)]) == 0  # TINY: --epochs 1
+    assert "data:image/png;base64," in (out / "report.html").read_text()  # training ends with its report
     saved = json.loads((out / "config.json").read_text())
     assert saved["model"]["latent_dim"] == 3 and saved["model"]["hidden"] == [32]
     assert saved["train"]["epochs"] == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,22 @@ def _positive(name: str, value: float, allow_zero: bool = False) -> None:
         raise ConfigError(f"{name}={value!r} must be {'>= 0' if allow_zero else '> 0'}")
 
 
+SEED_LIMIT = 2**62  # torch seeds are 64-bit; mnist derives data_seed * 3 + split, which must still fit
+
+
+def _seed(name: str, value: int) -> None:
+    if not 0 <= value < SEED_LIMIT:
+        raise ConfigError(f"{name}={value!r} must lie in [0, 2**62)")
+
+
+def _finite_floats(obj: Any) -> None:
+    """inf or NaN in a float field (lr=inf, min_log_scale=nan) would only surface as NaN losses later."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if str(f.type) == "float" and isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{f.name.replace('_', '-')}={value!r} must be a finite number")
+
+
 @dataclass
 class DataConfig:
     dataset: str = _f("shapes", "dataset: shapes (built in), mnist, folder (images), array (.npy/.npz)",
@@ -68,6 +85,7 @@ class DataConfig:
     workers: int = _f(0, "DataLoader worker processes when --in-memory is false")
 
     def __post_init__(self) -> None:
+        _finite_floats(self)
         _choice("data", self.dataset, DATASETS)
         _choice("binarize", self.binarize, BINARIZE)
         if self.image_size is not None:
@@ -80,8 +98,11 @@ class DataConfig:
         _positive("workers", self.workers, allow_zero=True)
         if not 0.0 < self.val_fraction < 0.5:
             raise ConfigError(f"val-fraction={self.val_fraction} must lie in (0, 0.5)")
+        _seed("data-seed", self.data_seed)
         if self.dataset in ("folder", "array") and not self.data_dir:
             raise ConfigError(f"--data {self.dataset} needs --data-dir (the image folder or array file)")
+        if self.data_dir is not None and "\0" in self.data_dir:  # os.stat raises ValueError, not OSError, on it
+            raise ConfigError(f"data-dir={self.data_dir!r} contains a NUL character")
 
 
 @dataclass
@@ -110,6 +131,7 @@ class ModelConfig:
     sigma: float = _f(1.0, "gaussian p(x|z): the fixed standard deviation, or the initial one")
 
     def __post_init__(self) -> None:
+        _finite_floats(self)
         _choice("model", self.arch, ARCHS)
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("likelihood", self.likelihood, LIKELIHOODS)
@@ -166,8 +188,11 @@ class TrainConfig:
     log_every: int = _f(50, "write a step line to metrics.jsonl every this many steps")
     progress: bool = _f(True, "show a progress bar")
     tensorboard: bool = _f(False, "also write TensorBoard events (needs the tensorboard package)")
+    report: bool = _f(True, "write the HTML run report (report.html) at the end of training")
 
     def __post_init__(self) -> None:
+        _finite_floats(self)
+        _seed("seed", self.seed)
         for name in ("epochs", "batch_size", "lr", "iwae_k", "samples", "max_nonfinite", "grid", "log_every"):
             _positive(name.replace("_", "-"), getattr(self, name))
         for name in ("max_minutes", "lr_warmup_steps", "weight_decay", "grad_clip", "beta", "warmup_steps", "free_bits",
@@ -203,8 +228,8 @@ class Config:
         if not isinstance(d, dict):
             raise ConfigError(f"{source}: expected a mapping with sections data/model/train")
         unknown = set(d) - {"data", "model", "train"}
-        if unknown:
-            raise ConfigError(f"{source}: unknown section(s) {sorted(unknown)}; expected data, model, train")
+        if unknown:  # sorted by str: YAML keys may be ints, None or dates, which do not compare with str
+            raise ConfigError(f"{source}: unknown section(s) {sorted(unknown, key=str)}; expected data, model, train")
         parts = {}
         for name, typ in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
             parts[name] = make_section(typ, d.get(name, {}), f"{source}: [{name}]")
@@ -218,7 +243,7 @@ def make_section(typ: type, values: dict[str, Any], where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(typ)}
     unknown = set(values) - set(fields)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {', '.join(fields)}")
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown, key=str)}; known: {', '.join(fields)}")
     clean = {k: _coerce(k, v, fields[k].type, where) for k, v in values.items()}
     try:
         return typ(**clean)
@@ -243,31 +268,65 @@ def _coerce(name: str, value: Any, annotation: str, where: str) -> Any:
                                                      for v in value),
     }.get(base, True)
     if not ok:
-        raise ConfigError(f"{where}: {name}={value!r} should be of type {base}")
-    return float(value) if base == "float" else value
+        raise ConfigError(f"{where}: {name}={_short(value)} should be of type {base}")
+    ints = [value] if base == "int" else value if base == "list[int]" else []
+    if any(abs(v) >= 2**63 for v in ints):  # torch and numpy take 64-bit integers
+        raise ConfigError(f"{where}: {name}={_short(value)} does not fit in a 64-bit integer")
+    if base == "float":
+        try:
+            return float(value)
+        except OverflowError:  # an int literal beyond float range (lr = 1e400 written out in digits)
+            raise ConfigError(f"{where}: {name}={_short(value)} is too large for a float") from None
+    return value
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """repr of a value, cut: a fuzzed or mistyped value can be a megabyte long."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more than 4300 digits has no repr
+        return f"<an integer of {value.bit_length()} bits>"
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Parse a JSON, TOML or YAML config file into nested dicts (validation happens in Config.from_dict)."""
     p = Path(path)
+    fmt = p.suffix.lower()
+    if fmt not in (".json", ".toml", ".yaml", ".yml"):
+        raise ConfigError(f"config file {p}: unknown format {p.suffix!r}; use .json, .toml or .yaml")
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read config file {p}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {p} is not UTF-8 text: {e}") from None
+    parse, errors = _parser(fmt, p)
     try:
-        if p.suffix == ".json":
-            return json.loads(text)
-        if p.suffix == ".toml":
-            return tomllib.loads(text)
-        if p.suffix in (".yaml", ".yml"):
-            try:
-                import yaml
-            except ImportError:
-                raise ConfigError(f"{p}: YAML configs need PyYAML (pip install PyYAML)") from None
-            return yaml.safe_load(text) or {}
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError, ValueError) as e:
-        raise ConfigError(f"config file {p} is not valid {p.suffix[1:].upper()}: {e}") from None
-    raise ConfigError(f"config file {p}: unknown format {p.suffix!r}; use .json, .toml or .yaml")
+        return parse(text)
+    except RecursionError:  # json and yaml recurse per nesting level: "[[[[..." exhausts the stack
+        raise ConfigError(f"config file {p} is nested too deeply to be a config") from None
+    except errors as e:
+        raise ConfigError(f"config file {p} is not valid {fmt[1:].upper()}: {e}") from None
+
+
+def _parser(fmt: str, p: Path) -> tuple[Any, tuple[type[Exception], ...]]:
+    """The text parser of a config format and the exceptions it raises on malformed text."""
+    if fmt == ".json":
+        return json.loads, (ValueError,)  # JSONDecodeError; ValueError also for ints beyond 4300 digits
+    if fmt == ".toml":
+        return tomllib.loads, (ValueError,)  # TOMLDecodeError is a ValueError
+    try:
+        import yaml
+    except ImportError:
+        raise ConfigError(f"{p}: YAML configs need PyYAML (pip install PyYAML)") from None
+
+    def load_yaml(text: str) -> Any:
+        data = yaml.safe_load(text)
+        return {} if data is None else data  # an empty file is an empty config; `false` is not
+
+    # YAMLError for syntax; ValueError/TypeError/OverflowError from its scalar constructors (e.g. a bad date)
+    return load_yaml, (yaml.YAMLError, ValueError, TypeError, OverflowError)
 
 
 def load_config(path: str | Path) -> Config:

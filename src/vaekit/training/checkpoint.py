@@ -3,7 +3,9 @@ training state in JSON. Nothing is ever unpickled.
 
 Every file is written atomically (temporary file, fsync, rename), and the JSON state file, written
 last, records each file's sha256: it is the commit point of a checkpoint, so a run killed while
-saving keeps its previous checkpoint intact, and a corrupted file is detected on load.
+saving keeps its previous checkpoint intact, and a corrupted file is detected on load. Before a new
+`last` checkpoint is written, the current one (if intact) is kept as `prev` (hard links, no copy), so
+that `--resume` falls back to it when `last` turns out truncated or corrupted.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -110,3 +113,52 @@ def read_state(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or "epoch" not in state or "files" not in state:
         raise CheckpointError(f"checkpoint state {path} lacks the keys 'epoch' and 'files'")
     return state
+
+
+def problems(d: Path, name: str) -> str | None:
+    """Why the checkpoint `name` (last / prev) in folder d cannot be used, or None when every file it
+    lists exists with the recorded sha256."""
+    try:
+        state = read_state(d / f"{name}.json")
+    except CheckpointError as e:
+        return str(e)
+    for file, digest in state["files"].items():
+        path = d / file
+        if not path.is_file():
+            return f"checkpoint file {path} is missing"
+        if sha256_file(path) != digest:
+            return f"checkpoint file {path} is corrupted: its sha256 differs from the one recorded"
+    return None
+
+
+def keep_previous(d: Path) -> None:
+    """Keep the intact `last` checkpoint as `prev`: hard-link each file under its prev- name (the next
+    save replaces last's files by rename, which leaves the links' contents alone), then commit prev.json."""
+    if problems(d, "last") is not None:
+        return  # nothing intact to keep: the existing prev (if any) stays
+    state = read_state(d / "last.json")
+    renamed = {f: "prev" + f.removeprefix("last") for f in state["files"]}
+    for old, new in renamed.items():
+        tmp = d / f".{new}.link"
+        tmp.unlink(missing_ok=True)
+        os.link(d / old, tmp)
+        os.replace(tmp, d / new)
+    state["files"] = {renamed[f]: digest for f, digest in state["files"].items()}
+    state["eval_weights"] = renamed.get(state["eval_weights"], state["eval_weights"])
+    write_json(d / "prev.json", state)
+
+
+def resumable_state(d: Path) -> tuple[dict[str, Any], str] | None:
+    """The newest intact checkpoint to resume from: (state, "last") or, when last is damaged, (state,
+    "prev") with a warning. None when the run has no checkpoint at all (it stopped before its first
+    epoch ended); a CheckpointError naming both problems when neither is usable."""
+    if not (d / "last.json").exists() and not (d / "prev.json").exists():
+        return None
+    why_last = problems(d, "last")
+    if why_last is None:
+        return read_state(d / "last.json"), "last"
+    why_prev = problems(d, "prev")
+    if why_prev is None:
+        warnings.warn(f"{why_last}; resuming from the previous checkpoint {d / 'prev.json'}", stacklevel=2)
+        return read_state(d / "prev.json"), "prev"
+    raise CheckpointError(f"cannot resume: {why_last}; and the previous checkpoint: {why_prev}")

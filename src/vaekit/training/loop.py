@@ -2,11 +2,17 @@
 
 Reproducibility: all randomness of epoch e (data order, dynamic binarization, the ε of the
 reparameterisation) comes from generators seeded by (seed, e), so a run resumed from the
-checkpoint of epoch e repeats exactly what an uninterrupted run does next.
+checkpoint of epoch e repeats exactly what an uninterrupted run does next: the data order and the
+random state are part of the checkpoint through (seed, epoch).
+
+Launched by torchrun, the same loop trains data-parallel (`vaekit.training.distributed`): every rank
+takes its slice of each global batch, DistributedDataParallel all-reduces the gradients, rank 0
+alone writes the run folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
@@ -18,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from vaekit.compiling import CompiledOrEager
@@ -29,7 +36,9 @@ from vaekit.model import VAE, build_model
 from vaekit.objectives import Terms, beta_at, elbo, iwae_bound
 from vaekit.run import Run, RunPaths, load_run, read_run_config
 from vaekit.training import checkpoint as ckpt
-from vaekit.training.metrics import MetricsLog, summary_writer_class, truncate_metrics
+from vaekit.training import distributed
+from vaekit.training.metrics import MetricsLog, NullLog, summary_writer_class, truncate_metrics
+from vaekit.training.runlock import RunLock, check_writable
 from vaekit.training.schedule import lr_at
 from vaekit.viz.grid import save_grid
 
@@ -77,16 +86,31 @@ def objective(cfg: Config, model: VAE, x: torch.Tensor, beta: torch.Tensor) -> t
     return terms.loss, terms.elbo, terms.rate, terms.distortion
 
 
+class ObjectiveModule(nn.Module):
+    """The objective as a module, so DistributedDataParallel can wrap it: its forward is where DDP
+    prepares the gradient all-reduce that the backward pass then runs."""
+
+    def __init__(self, cfg: Config, model: nn.Module) -> None:
+        super().__init__()
+        self.cfg, self.model = cfg, model
+
+    def forward(self, x: torch.Tensor, beta: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return objective(self.cfg, self.model, x, beta)
+
+
 class Trainer:
-    def __init__(self, cfg: Config, run_dir: Path, resume: bool) -> None:
+    def __init__(self, cfg: Config, run_dir: Path) -> None:
+        """Everything that can fail on bad input (device, data, model) happens here, before `open`
+        writes anything into the run folder."""
         self.cfg, self.paths = cfg, RunPaths(run_dir)
         t = cfg.train
         if t.threads:
             torch.set_num_threads(t.threads)
-        self.device = resolve_device(t.device)
+        self.dist, self.device = distributed.setup(resolve_device(t.device), t.batch_size)
+        self.main = self.dist.is_main
         if t.tensorboard:
             summary_writer_class()  # fails before any folder is made when the package is missing
-        stats = self._read_stats() if resume else None
+        stats = self._read_stats()  # array statistics of the run being resumed (a new run has none)
         self.train_data = load_split(cfg.data, "train", stats=stats)
         self.val_data = load_split(cfg.data, "val", stats=self.train_data.stats)
         torch.manual_seed(t.seed)  # initial weights
@@ -103,12 +127,20 @@ class Trainer:
         self.opt = opt_cls(self.params, lr=t.lr, weight_decay=t.weight_decay, fused=fused)
         self.steps_per_epoch = math.ceil(len(self.train_data) / t.batch_size)
         self.eager = functools.partial(objective, cfg, self.model)
+        if self.dist.enabled:  # gradients all-reduced by DDP's hooks (gloo on CPUs, nccl on GPUs)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.eager = nn.parallel.DistributedDataParallel(ObjectiveModule(cfg, self.model), device_ids=ids)
         # measured ~1.3x images/s on the CPU (docs/benchmarks.md); full batches only, see train_step
         self.compiled = CompiledOrEager(self.eager, enabled=t.compile)
         self.state = LoopState()
-        if resume:
-            self._load_checkpoint()
-        else:
+
+    def open(self, resume: bool) -> None:
+        """Continue from the run folder's newest intact checkpoint, or start the folder afresh (a new
+        run, or one killed before its first checkpoint)."""
+        state = ckpt.resumable_state(self.paths.checkpoints) if resume else None
+        if state is not None:
+            self._load_checkpoint(state)
+        elif self.main:
             self._start_run_folder()
 
     @property
@@ -121,7 +153,8 @@ class Trainer:
         return json.loads(p.read_text()) if p.is_file() else None
 
     def _start_run_folder(self) -> None:
-        self.paths.root.mkdir(parents=True, exist_ok=True)
+        param_bytes = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        check_writable(self.paths.root, 8 * param_bytes)  # last, best, EMA weights and 2x optimizer state
         save_config(self.cfg, self.paths.config)
         if self.train_data.stats is not None:
             ckpt.write_json(self.paths.data_stats, self.train_data.stats)
@@ -137,22 +170,26 @@ class Trainer:
         for group in self.opt.param_groups:
             group["lr"] = lr
         beta = torch.tensor(beta_at(s.step, t.beta, t.warmup_steps), device=self.device)
+        x, weight = distributed.shard(x, self.dist)  # this rank's slice of the global batch
         # The last, smaller batch of an epoch runs eagerly rather than compiling a second graph.
-        fn = self.compiled if len(x) == t.batch_size else self.eager
+        fn = self.compiled if len(x) == t.batch_size // self.dist.world else self.eager
         terms = _terms(fn(x, beta))
         self.opt.zero_grad(set_to_none=True)
-        terms.loss.backward()
+        (terms.loss * weight if weight != 1.0 else terms.loss).backward()
         if t.grad_clip > 0:
             grad_norm = torch.nn.utils.clip_grad_norm_(self.params, t.grad_clip)
         else:  # the norm alone, for the finiteness check (clipping at inf would rescale every grad by 1)
             grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
         s.step += 1
-        if not bool(torch.isfinite(terms.loss) & torch.isfinite(grad_norm)):
+        bad = ~(torch.isfinite(terms.loss.detach()) & torch.isfinite(grad_norm))
+        if self.dist.enabled:  # every rank skips together (the norm of the all-reduced gradient agrees)
+            bad = distributed.all_reduce_sum(bad.float(), self.dist) > 0
+        if bool(bad):
             s.skipped += 1
             s.nonfinite_in_row += 1
             if s.nonfinite_in_row >= t.max_nonfinite:
                 raise TrainingError(f"{s.nonfinite_in_row} non-finite steps in a row at step {s.step} "
-                                    f"(loss {float(terms.loss):.4g}); try a lower --lr or --grad-clip. "
+                                    f"(loss {float(terms.loss.detach()):.4g}); try a lower --lr or --grad-clip. "
                                     f"The last good checkpoint is kept in {self.paths.checkpoints}")
             return None
         s.nonfinite_in_row = 0
@@ -167,25 +204,32 @@ class Trainer:
     def run_epoch(self, epoch: int, log: MetricsLog) -> dict[str, Any]:
         t = self.cfg.train
         data_gen = torch.Generator().manual_seed(epoch_seed(t.seed, epoch))
-        torch.manual_seed(epoch_seed(t.seed, epoch))  # the ε of the reparameterisation (eager or compiled)
+        # the ε of the reparameterisation (eager or compiled); each rank draws its own
+        torch.manual_seed(epoch_seed(t.seed, epoch) + 7919 * self.dist.rank)
         self.model.train()
         sums = torch.zeros(3, dtype=torch.float64)  # elbo, rate, distortion summed over data points
         n_seen, skipped_before = 0, self.state.skipped
-        bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{t.epochs}", disable=not t.progress,
-                   leave=False)
+        bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{t.epochs}",
+                   disable=not (t.progress and self.main), leave=False)
         start = time.perf_counter()
         for x, _ in iterate_batches(self.train_data, t.batch_size, generator=data_gen):
+            if len(x) < self.dist.world:
+                continue  # a last batch too small to give every rank an item (distributed runs only)
             x = x.to(self.device, non_blocking=True)
             terms = self.train_step(x)
             bar.update(1)
             if terms is None:
                 continue
-            sums += torch.stack([terms.elbo.sum(), terms.rate.sum(), terms.distortion.sum()]).detach().double()
-            n_seen += len(x)
+            sums += torch.stack([terms.elbo.sum(), terms.rate.sum(), terms.distortion.sum()]).detach().double().cpu()
+            n_seen += len(terms.elbo)
             if self.state.step % t.log_every == 0:
                 self._log_step(log, epoch, terms, bar)
         seconds = time.perf_counter() - start
         bar.close()
+        if self.dist.enabled:  # the epoch's averages over every rank's items
+            totals = distributed.all_reduce_sum(torch.cat([sums, torch.tensor([float(n_seen)], dtype=torch.float64)])
+                                                .to(self.device), self.dist).cpu()
+            sums, n_seen = totals[:3], int(totals[3])
         e, r, d = (sums / max(n_seen, 1)).tolist()
         return {"kind": "epoch", "epoch": epoch, "step": self.state.step, "train_elbo": e, "train_rate": r,
                 "train_distortion": d, "train_seconds": seconds, "images_per_s": len(self.train_data) / seconds,
@@ -217,9 +261,10 @@ class Trainer:
         record["wall_seconds"] = s.wall_seconds
         improved = val["elbo"] > s.best_val_elbo
         s.best_val_elbo = max(s.best_val_elbo, val["elbo"])
-        if self.train_data.is_image:
-            self._save_pictures(s.epoch)
-        self._save_checkpoint(best=improved)
+        if self.main:
+            if self.train_data.is_image:
+                self._save_pictures(s.epoch)
+            self._save_checkpoint(best=improved)
         log.write(record)
 
     @torch.no_grad()
@@ -239,6 +284,7 @@ class Trainer:
 
     def _save_checkpoint(self, best: bool) -> None:
         d, s = self.paths.checkpoints, self.state
+        ckpt.keep_previous(d)  # the current checkpoint stays usable while the new one is written
         files = {"last.safetensors": ckpt.save_weights(d / "last.safetensors", self.model),
                  "last-optim.pt": ckpt.save_optimizer(d / "last-optim.pt", self.opt)}
         eval_name = "last.safetensors"
@@ -253,35 +299,50 @@ class Trainer:
                                               "files": {"best.safetensors": digest}})
         ckpt.write_json(d / "last.json", {**s.__dict__, **meta, "files": files})  # the commit point
 
-    def _load_checkpoint(self) -> None:
-        d = self.paths.checkpoints
-        state = ckpt.read_state(d / "last.json")
+    def _load_checkpoint(self, found: tuple[dict[str, Any], str]) -> None:
+        """Resume from `last` (or from `prev` when last is damaged: see checkpoint.resumable_state)."""
+        d, (state, name) = self.paths.checkpoints, found
         files = state["files"]
-        ckpt.load_weights(d / "last.safetensors", self.model, files.get("last.safetensors"))
+        ckpt.load_weights(d / f"{name}.safetensors", self.model, files.get(f"{name}.safetensors"))
         if self.ema is not None:
-            ckpt.load_weights(d / "last-ema.safetensors", self.ema, files.get("last-ema.safetensors"))
-        ckpt.load_optimizer(d / "last-optim.pt", self.opt, files.get("last-optim.pt"))
+            ckpt.load_weights(d / f"{name}-ema.safetensors", self.ema, files.get(f"{name}-ema.safetensors"))
+        ckpt.load_optimizer(d / f"{name}-optim.pt", self.opt, files.get(f"{name}-optim.pt"))
         self.state = LoopState(**{k: state[k] for k in LoopState.__dataclass_fields__ if k in state})
-        truncate_metrics(self.paths.metrics, self.state.step)
+        if self.main:
+            truncate_metrics(self.paths.metrics, self.state.step)
 
     def fit(self) -> None:
         t = self.cfg.train
-        log = MetricsLog(self.paths.metrics, self.paths.root / "tensorboard" if t.tensorboard else None)
+        log: MetricsLog | NullLog = NullLog()
+        if self.main:
+            log = MetricsLog(self.paths.metrics, self.paths.root / "tensorboard" if t.tensorboard else None)
         try:
             if self.state.step == 0:  # where training starts from: the first point of the loss curves
                 val = validation_elbo(self.eval_model, self.val_data, seed=t.seed)
-                log.write({"kind": "init", "epoch": 0, "step": 0, **{f"val_{k}": v for k, v in val.items()}})
+                log.write({"kind": "init", "epoch": 0, "step": 0, **self._scale_record(),
+                           **{f"val_{k}": v for k, v in val.items()}})
             for epoch in range(self.state.epoch + 1, t.epochs + 1):
                 start = time.perf_counter()
                 record = self.run_epoch(epoch, log)
                 self.end_epoch(record, log, started=start)
-                tqdm.write(f"epoch {epoch}: train elbo {record['train_elbo']:.2f}  val elbo "
-                           f"{record['val_elbo']:.2f}  ({record['images_per_s']:.0f} images/s)")
-                if t.max_minutes and self.state.wall_seconds >= 60 * t.max_minutes:
-                    tqdm.write(f"stopping after epoch {epoch}: the --max-minutes {t.max_minutes} budget is spent")
+                if self.main:
+                    tqdm.write(f"epoch {epoch}: train elbo {record['train_elbo']:.2f}  val elbo "
+                               f"{record['val_elbo']:.2f}  ({record['images_per_s']:.0f} images/s)")
+                spent = bool(t.max_minutes) and self.state.wall_seconds >= 60 * t.max_minutes
+                if distributed.agree(spent, self.dist):  # rank 0's clock decides for every rank
+                    if self.main:
+                        tqdm.write(f"stopping after epoch {epoch}: the --max-minutes {t.max_minutes} budget is spent")
                     break
+            if self.dist.enabled:
+                log.write({"kind": "dist", "epoch": self.state.epoch, "step": self.state.step, **self._scale_record(),
+                           "weights_identical": distributed.weights_agree(self.model, self.dist)})
         finally:
             log.close()
+
+    def _scale_record(self) -> dict[str, Any]:
+        """What data parallelism changes: the world size, the per-rank and global batch, the lr."""
+        t, w = self.cfg.train, self.dist.world
+        return {"world_size": w, "global_batch": t.batch_size, "batch_per_rank": t.batch_size // w, "lr": t.lr}
 
 
 def check_resumable(saved: Config, cfg: Config, run_dir: Path) -> None:
@@ -304,6 +365,7 @@ def train(config: Config | None = None, out: str | Path | None = None,
     resume: a run folder to continue from its last finished epoch; `config` (if given) may raise
     `train.epochs` to train longer, and must otherwise match the run's config.
     """
+    env = distributed.env_from_torchrun()
     if resume is not None:
         run_dir = Path(resume)
         saved = read_run_config(run_dir)
@@ -312,12 +374,21 @@ def train(config: Config | None = None, out: str | Path | None = None,
     else:
         cfg = config or Config()
         run_dir = Path(out) if out is not None else default_run_dir(cfg)
-        if (run_dir / "config.json").exists():
+        if env.is_main and (run_dir / "config.json").exists():
             raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, "
                               "or choose another --out")
-    trainer = Trainer(cfg, run_dir, resume=resume is not None)
-    if resume is not None:
-        save_config(cfg, trainer.paths.config)  # e.g. more epochs
-    trainer.fit()
-    return load_run(run_dir, "best", cfg.train.device)
+    trainer = Trainer(cfg, run_dir)
+    with RunLock(run_dir) if env.is_main else contextlib.nullcontext():  # one trainer per run folder
+        trainer.open(resume=resume is not None)
+        if resume is not None and trainer.main:
+            save_config(cfg, trainer.paths.config)  # e.g. more epochs
+        trainer.fit()
+        if trainer.main and cfg.train.report:
+            from vaekit.viz.report import write_report
+
+            write_report(run_dir)
+    distributed.barrier(trainer.dist)  # rank 0 has written the checkpoints every rank loads
+    run = load_run(run_dir, "best", trainer.device)
+    distributed.teardown(trainer.dist)
+    return run
 

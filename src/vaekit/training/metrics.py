@@ -50,11 +50,30 @@ class MetricsLog:
             self.tb.close()
 
 
+class NullLog:
+    """The log of ranks other than 0 in a distributed run: they write nothing."""
+
+    def write(self, record: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """All records of a metrics.jsonl file (an empty list when it does not exist)."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:  # a line cut short by a kill mid-write: the resumed run writes it again
+                break
+            raise VaekitError(f"metrics log {path}: line {i + 1} is not JSON") from None
+    return records
 
 
 def truncate_metrics(path: Path, step: int) -> None:
