@@ -10,12 +10,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import tempfile
 import urllib.request
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -114,26 +116,52 @@ def download_file(name: str, target: Path, mirrors: Sequence[str], sha256: str, 
 
 
 def read_idx(path: Path, magic: int) -> np.ndarray:
-    """Parse a gzipped IDX file strictly: magic number, dimensions, exact payload size."""
+    """Parse a gzipped IDX file strictly: magic number, dimensions, exact payload size.
+
+    The header is read first, then the payload in chunks up to one byte past what the header promises:
+    a stream longer than its header (e.g. a gzip bomb) stops there instead of filling memory."""
     try:
         with gzip.open(path, "rb") as f:
-            raw = f.read()
+            return _parse_idx(f, path, magic)
     except FileNotFoundError:
         raise DataError(f"{path} is missing") from None
-    except (OSError, EOFError, zlib.error) as e:
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         raise DataError(f"{path} is not a readable gzip file (corrupted or truncated): {e}") from None
-    if len(raw) < 8:
-        raise DataError(f"{path} is truncated: {len(raw)} bytes, too short for an IDX header")
-    got = int.from_bytes(raw[:4], "big")
-    if got != magic:
-        raise DataError(f"{path}: wrong IDX magic number {got}, expected {magic}")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    expected = header + int(np.prod(dims))
-    if len(raw) != expected:
-        raise DataError(f"{path}: {len(raw)} bytes, but its header {dims} promises {expected} (truncated?)")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    except OSError as e:  # permissions, a folder in the file's place, I/O errors
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _parse_idx(f: BinaryIO, path: Path, magic: int) -> np.ndarray:
+    head = _read_upto(f, 4)
+    if len(head) == 4:
+        got = int.from_bytes(head, "big")
+        if got != magic:  # the last byte is the number of dimensions, so this checks it too
+            raise DataError(f"{path}: wrong IDX magic number {got}, expected {magic}")
+        ndim = head[3]
+        head += _read_upto(f, 4 * ndim)
+    if len(head) < 8 or len(head) < 4 + 4 * head[3]:
+        raise DataError(f"{path} is truncated: {len(head)} bytes, too short for an IDX header")
+    dims = [int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(head[3])]
+    expected = len(head) + math.prod(dims)  # math.prod: numpy's int64 product wraps around for huge dims
+    payload = _read_upto(f, expected - len(head) + 1)
+    got = len(head) + len(payload)
+    if got < expected:
+        raise DataError(f"{path}: {got} bytes, but its header {dims} promises {expected} (truncated?)")
+    if got > expected:
+        raise DataError(f"{path}: longer than the {expected} bytes its header {dims} promises")
+    return np.frombuffer(payload, dtype=np.uint8).reshape(dims)
+
+
+def _read_upto(f: BinaryIO, n: int, chunk: int = 1 << 20) -> bytes:
+    """At most n bytes, fewer at the end of the stream; read in chunks, so a huge n allocates nothing."""
+    parts, left = [], n
+    while left > 0:
+        part = f.read(min(chunk, left))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def read_pair(folder: Path, images: str, labels: str) -> tuple[np.ndarray, np.ndarray]:
@@ -141,8 +169,15 @@ def read_pair(folder: Path, images: str, labels: str) -> tuple[np.ndarray, np.nd
     y = read_idx(folder / labels, LABELS_MAGIC)
     if x.ndim != 3 or y.ndim != 1:
         raise DataError(f"{folder / images}: expected (N, H, W) images and (N,) labels, got {x.shape}, {y.shape}")
+    if x.shape[1:] != (28, 28):  # --image-size is fixed at 28 for MNIST; other sizes would build another model
+        raise DataError(f"{folder / images}: images of {x.shape[1]}x{x.shape[2]} pixels, expected 28x28")
+    if len(x) == 0:
+        raise DataError(f"{folder / images} holds no images")
     if len(x) != len(y):
         raise DataError(f"{folder}: {images} has {len(x)} images but {labels} has {len(y)} labels")
+    if y.max() > 9:
+        bad = int(np.argmax(y > 9))
+        raise DataError(f"{folder / labels}: label {int(y[bad])} of item {bad} is not a digit 0-9")
     return x, y
 
 
