@@ -7,12 +7,13 @@ image on access (in DataLoader workers) so the data need not fit in memory.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from vaekit.config import DataConfig
 from vaekit.data.base import TensorData, binarize, check_split, split_indices
@@ -25,6 +26,13 @@ def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str] | N
     """Image files under root (sorted); with class subfolders also their labels and class names."""
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist or is not a folder")
+    try:
+        return _list_images(root)
+    except OSError as e:  # a subfolder without read permission, a file vanishing while listed
+        raise DataError(f"cannot list image folder {root}: {e.strerror or e} ({e.filename})") from None
+
+
+def _list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
     is_img = lambda p: p.is_file() and p.suffix.lower() in EXTENSIONS  # noqa: E731
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and any(is_img(p) for p in d.iterdir()))
     if classes:
@@ -42,18 +50,46 @@ def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str] | N
 
 def read_image(path: Path, size: int, channels: int) -> np.ndarray:
     """Decode, convert, resize the shorter side to `size`, centre-crop: (C, size, size) float32 in [0, 1]."""
-    try:
-        with Image.open(path) as im:
-            im = im.convert("L" if channels == 1 else "RGB")
-            w, h = im.size
-            s = size / min(w, h)
-            im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.Resampling.LANCZOS)
-            w, h = im.size
-            left, top = (w - size) // 2, (h - size) // 2
-            arr = np.asarray(im.crop((left, top, left + size, top + size)), dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise DataError(f"cannot read image {path}: {e}") from None
+    im = _decode(path, "L" if channels == 1 else "RGB")
+    w, h = im.size
+    if min(w, h) == 0:
+        raise DataError(f"cannot read image {path}: it is {w}x{h} pixels")
+    s = size / min(w, h)
+    im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.Resampling.LANCZOS)
+    w, h = im.size
+    left, top = (w - size) // 2, (h - size) // 2
+    arr = np.asarray(im.crop((left, top, left + size, top + size)), dtype=np.float32) / 255.0
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+
+
+def _decode(path: Path, mode: str) -> Image.Image:
+    """The decoded image in `mode`. Any exception of the decoder is a bad file: Pillow raises many kinds
+    (OSError, ValueError, SyntaxError, struct.error, IndexError, ...) on crafted or damaged bytes."""
+    try:
+        with warnings.catch_warnings():  # the size check below says it as an error instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                limit = Image.MAX_IMAGE_PIXELS
+                if limit and im.width * im.height > limit:  # checked before decoding anything
+                    raise DataError(f"cannot read image {path}: {im.width}x{im.height} pixels exceed the "
+                                    f"decompression-bomb limit of {limit} pixels (PIL.Image.MAX_IMAGE_PIXELS)")
+                return _to_8bit(im).convert(mode)
+    except Image.DecompressionBombError as e:  # Pillow's own check (at twice the limit), in Image.open
+        raise DataError(f"cannot read image {path}: {e}") from None
+    except DataError:
+        raise
+    except MemoryError:
+        raise DataError(f"cannot read image {path}: it does not fit in memory") from None
+    except Exception as e:  # see the docstring
+        raise DataError(f"cannot read image {path}: {e or type(e).__name__}") from None
+
+
+def _to_8bit(im: Image.Image) -> Image.Image:
+    """16-bit grayscale (PNG, TIFF) scaled to 8 bits: Pillow's convert("L") clips it at 255 instead."""
+    if im.mode.startswith("I;16") or (im.mode == "I" and im.getextrema()[1] > 255):
+        arr = np.asarray(im, dtype=np.float64) / 257.0
+        return Image.fromarray(np.clip(arr.round(), 0, 255).astype(np.uint8), "L")
+    return im
 
 
 @dataclass
