@@ -20,7 +20,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 # no network: without these flags Chromium waits on lookups, updates and sync at start
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1300,1120"]
+         "--disable-dev-shm-usage", "--window-size=1300,1200"]
 
 
 def _need_browser() -> None:

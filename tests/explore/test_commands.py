@@ -6,7 +6,9 @@ import io
 import json
 import socket
 import sys
+import tomllib
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,9 +29,17 @@ def test_explore_is_a_subcommand_with_host_and_port():
 
 def test_without_fastapi_the_command_says_what_to_install(run_dir, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "fastapi", None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    assert "explore" in build_parser().format_help()  # the CLI itself does not need them
     assert main(["explore", str(run_dir)]) == 2
     err = capsys.readouterr().err
-    assert "fastapi" in err and "pip install 'vaekit[explore]'" in err
+    assert "fastapi, uvicorn" in err and "pip install 'vaekit[explore]'" in err
+
+
+def test_the_page_ships_in_the_wheel():
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    assert "explore/*.html" in config["tool"]["setuptools"]["package-data"]["vaekit"]
+    assert "fastapi" in " ".join(config["project"]["optional-dependencies"]["explore"])
 
 
 def test_a_busy_port_is_a_clear_error(run_dir, capsys):
