@@ -40,19 +40,21 @@ def client(app):
 
 
 @pytest.fixture(scope="session")
-def served(run_dir: Path):
+def served(run_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """`vaekit explore RUN_DIR --port 0` in a subprocess (the real command, uvicorn and all); yields its URL.
 
     VAEKIT_EXPLORER_RUN=DIR serves another run instead (e.g. an MNIST one for the docs' screenshot)."""
     pytest.importorskip("uvicorn", reason="the explorer needs the explore extra: pip install -e '.[dev]'")
     target = os.environ.get("VAEKIT_EXPLORER_RUN") or str(run_dir)
-    proc = subprocess.Popen([sys.executable, "-m", "vaekit", "explore", target, "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path_factory.mktemp("served") / "stderr.txt"  # a file, not a pipe: a full pipe would stall it
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "vaekit", "explore", target, "--port", "0"],
+                                stdout=subprocess.PIPE, stderr=err, text=True)
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 60)
         line = proc.stdout.readline() if ready else ""
         match = re.search(r"http://127\.0\.0\.1:\d+/", line)
-        assert match, f"no URL from vaekit explore: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
+        assert match, f"no URL from vaekit explore: {line!r}\n{log.read_text()}"
         yield match.group(0)
     finally:
         proc.send_signal(signal.SIGINT)  # uvicorn shuts down cleanly on Ctrl+C
