@@ -225,15 +225,20 @@ class Config:
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = "config") -> Config:
         """Build a config from nested dicts; unknown sections or keys are errors, not ignored."""
-        if not isinstance(d, dict):
-            raise ConfigError(f"{source}: expected a mapping with sections data/model/train")
-        unknown = set(d) - {"data", "model", "train"}
-        if unknown:  # sorted by str: YAML keys may be ints, None or dates, which do not compare with str
-            raise ConfigError(f"{source}: unknown section(s) {sorted(unknown, key=str)}; expected data, model, train")
+        check_sections(d, source)
         parts = {}
         for name, typ in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
             parts[name] = make_section(typ, d.get(name, {}), f"{source}: [{name}]")
         return cls(**parts)
+
+
+def check_sections(d: Any, source: str) -> None:
+    """A mapping of known sections (values are checked by make_section)."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{source}: expected a mapping with sections data/model/train, got {type(d).__name__}")
+    unknown = set(d) - {"data", "model", "train"}
+    if unknown:  # sorted by str: YAML keys may be ints, None or dates, which do not compare with str
+        raise ConfigError(f"{source}: unknown section(s) {sorted(unknown, key=str)}; expected data, model, train")
 
 
 def make_section(typ: type, values: dict[str, Any], where: str) -> Any:
@@ -303,11 +308,18 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {p} is not UTF-8 text: {e}") from None
     parse, errors = _parser(fmt, p)
     try:
-        return parse(text)
+        data = parse(text)
     except RecursionError:  # json and yaml recurse per nesting level: "[[[[..." exhausts the stack
         raise ConfigError(f"config file {p} is nested too deeply to be a config") from None
     except errors as e:
         raise ConfigError(f"config file {p} is not valid {fmt[1:].upper()}: {e}") from None
+    # Checked here too: the CLI merges the file's known sections with its flags, so an unknown section or a
+    # section that is not a mapping would otherwise be dropped silently or fail while merging.
+    check_sections(data, f"config file {p}")
+    for name, values in data.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {p}: [{name}]: expected a mapping, got {type(values).__name__}")
+    return data
 
 
 def _parser(fmt: str, p: Path) -> tuple[Any, tuple[type[Exception], ...]]:

@@ -1,0 +1,12 @@
+"""Prints how many fuzz cases ran (counted by tests.fuzz.helpers.case) at the end of the session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.fuzz.helpers import CASES
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if CASES:
+        terminalreporter.write_line(f"fuzz: {sum(CASES.values())} cases ran in {len(CASES)} tests")
