@@ -1,9 +1,11 @@
-"""Prints how many fuzz cases ran (counted by tests.fuzz.helpers.case) at the end of the session."""
+"""Prints how many fuzz cases ran (counted by tests.fuzz.helpers.case) at the end of the session;
+shares the data tests' clean MNIST environment fixture."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from tests.data.conftest import clean_env  # noqa: F401 (a fixture, used by test_fuzz_mnist)
 from tests.fuzz.helpers import CASES
 
 

@@ -27,8 +27,12 @@ FUZZ = settings(deadline=timedelta(seconds=5), print_blob=True,
                 derandomize=os.environ.get("CI") == "true")
 
 
+SCALE = float(os.environ.get("VAEKIT_FUZZ_SCALE", "1"))  # e.g. 20 for a longer hunt than the test suite's
+
+
 def fuzz(max_examples: int) -> settings:
-    return settings(FUZZ, max_examples=max_examples)
+    """Fuzz settings with max_examples (times $VAEKIT_FUZZ_SCALE) examples."""
+    return settings(FUZZ, max_examples=max(1, round(max_examples * SCALE)))
 
 
 class CaseTimeout(Exception):

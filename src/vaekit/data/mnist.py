@@ -149,7 +149,10 @@ def _parse_idx(f: BinaryIO, path: Path, magic: int) -> np.ndarray:
         raise DataError(f"{path}: {got} bytes, but its header {dims} promises {expected} (truncated?)")
     if got > expected:
         raise DataError(f"{path}: longer than the {expected} bytes its header {dims} promises")
-    return np.frombuffer(payload, dtype=np.uint8).reshape(dims)
+    try:
+        return np.frombuffer(payload, dtype=np.uint8).reshape(dims)
+    except ValueError:  # e.g. [0, 2**31, 2**31]: an empty payload matches, but numpy refuses the shape's extent
+        raise DataError(f"{path}: its header's dimensions {dims} are not a valid array shape") from None
 
 
 def _read_upto(f: BinaryIO, n: int, chunk: int = 1 << 20) -> bytes:
