@@ -33,7 +33,7 @@ def find_mnist() -> Path | None:
     return None
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     d = find_mnist()
     if d is None:

@@ -116,8 +116,17 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from vaekit.run import load_run
     run = load_run(args.run_dir, args.which, args.device)
     gen = torch.Generator(device=args.device).manual_seed(args.seed)
-    x = run.model.sample(args.n, generator=gen)
-    _save_images_or_array(x, Path(args.out), run.model.event_shape)
+    k, nrow = getattr(run.model, "n_classes", 0), None
+    if args.label is not None and not k:
+        raise ConfigError("--label needs a class-conditional model (trained with --conditional)")
+    y = None
+    if k:  # --label c: all of class c; none: the classes in turn, one column each
+        if args.label is not None and not 0 <= args.label < k:
+            raise ConfigError(f"--label {args.label} is out of range: the model has classes 0..{k - 1}")
+        y = torch.arange(args.n) % k if args.label is None else torch.full((args.n,), args.label)
+        nrow = k if args.label is None else None
+    x = run.model.sample(args.n, generator=gen, y=None if y is None else y.to(args.device))
+    _save_images_or_array(x, Path(args.out), run.model.event_shape, nrow)
 
 
 def _save_images_or_array(x: Any, out: Path, shape: tuple[int, ...], nrow: int | None = None) -> None:
@@ -140,8 +149,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     from vaekit.viz.grid import reconstruction_pairs
 
     run = load_run(args.run_dir, args.which, args.device)
-    x = _eval_data(run, args.split, args.data).x[: args.n].to(args.device)
-    recon = run.model.reconstruct(x)
+    data = _eval_data(run, args.split, args.data).take(args.n)
+    x = data.x.to(args.device)
+    recon = run.model.reconstruct(x, _labels(run, data, args.label, args.device))
     if len(run.model.event_shape) == 3:
         pairs, ncol = reconstruction_pairs(x, recon)
         _save_images_or_array(pairs, Path(args.out), run.model.event_shape, ncol)
@@ -153,12 +163,13 @@ def cmd_encode(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from vaekit.data import iterate_batches
+    from vaekit.data import TensorData, iterate_batches
     from vaekit.run import load_run
 
     run = load_run(args.run_dir, args.which, args.device)
     data = _eval_data(run, args.split, args.data)
-    parts = [run.model.encode(x.to(args.device)) for x, _ in iterate_batches(data, 1000, shuffle=False)]
+    parts = [run.model.encode(x.to(args.device), _labels(run, TensorData(x, y), args.label, args.device))
+             for x, y in iterate_batches(data, 1000, shuffle=False)]
     mean = torch.cat([q.mean for q in parts]).cpu().numpy()
     logvar = torch.cat([q.logvar for q in parts]).cpu().numpy()
     out = Path(args.out)
@@ -169,6 +180,23 @@ def cmd_encode(args: argparse.Namespace) -> None:
     else:
         np.save(out, np.stack([mean, logvar], axis=1))  # (N, 2, D): [:, 0] means, [:, 1] log-variances
     print(f"wrote {out}: {len(mean)} items, latent size {mean.shape[1]}")
+
+
+def _labels(run: Any, data: Any, label: int | None, device: str) -> Any:
+    """The labels a class-conditional model reads: --label for every item, else the data's own; None for
+    an unconditional model."""
+    import torch
+
+    k = getattr(run.model, "n_classes", 0)
+    if not k:
+        return None
+    if label is not None:
+        if not 0 <= label < k:
+            raise ConfigError(f"--label {label} is out of range: the model has classes 0..{k - 1}")
+        return torch.full((len(data.x),), label, device=device)
+    if data.labels is None or torch.as_tensor(data.labels).dim() != 1:
+        raise ConfigError("this model is class-conditional: give the inputs' class with --label")
+    return torch.as_tensor(data.labels).to(device)
 
 
 def run_parser(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
@@ -205,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=64, help="how many samples (default: 64)")
     p.add_argument("--out", default="samples.png", help="output .png (grid) or .npy")
     p.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default: 0)")
+    p.add_argument("--label", type=int, help="conditional model: the class to draw (default: every class in turn)")
     p.set_defaults(func=cmd_sample)
 
     for name, help, default in (("reconstruct", "inputs and their reconstructions, row by row",
@@ -214,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data", help="an image, an image folder or a .npy/.npz (default: the run's --split)")
         p.add_argument("--split", default="test", help="split of the run's data set (default: test)")
         p.add_argument("--out", default=default, help=f"output file (default: {default})")
+        p.add_argument("--label", type=int, help="conditional model: the inputs' class (default: the data's labels)")
         if name == "reconstruct":
             p.add_argument("-n", type=int, default=32, help="how many inputs (default: 32)")
         p.set_defaults(func=cmd_reconstruct if name == "reconstruct" else cmd_encode)

@@ -129,6 +129,9 @@ class ModelConfig:
     variance: str = _f("global", "gaussian p(x|z) variance: fixed (--sigma), global (one learned), "
                                  "per_dim (one learned per data dimension)")
     sigma: float = _f(1.0, "gaussian p(x|z): the fixed standard deviation, or the initial one")
+    conditional: bool = _f(False, "class-conditional VAE (Sohn et al. 2015): encoder and decoder also see the "
+                                  "one-hot class label; needs data with integer class labels")
+    n_classes: int = _f(0, "conditional VAE: number of classes (0 = from the training labels)")
 
     def __post_init__(self) -> None:
         _finite_floats(self)
@@ -153,6 +156,10 @@ class ModelConfig:
         _positive("channels-base", self.channels_base)
         _positive("latent-dim", self.latent_dim)
         _positive("sigma", self.sigma)
+        _positive("n-classes", self.n_classes, allow_zero=True)
+        if self.conditional and (self.latent_layers or self.prior == "vamp"):
+            raise ConfigError("--conditional works with one stochastic layer and the standard or mog prior "
+                              "(not with --latent-layers or --prior vamp)")
 
 
 @dataclass

@@ -48,26 +48,28 @@ def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_s
     device = next(model.parameters()).device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        for x, _ in iterate_batches(data, bs, shuffle=False, generator=torch.Generator().manual_seed(seed)):
-            _evaluate_batch(model, x.to(device), k, max(1, ROWS_PER_PASS // bs), weights_fn, totals)
+        for x, labels in iterate_batches(data, bs, shuffle=False, generator=torch.Generator().manual_seed(seed)):
+            y = labels.to(device) if getattr(model, "n_classes", 0) else None  # log p(x|y) of a conditional model
+            _evaluate_batch(model, x.to(device), y, k, max(1, ROWS_PER_PASS // bs), weights_fn, totals)
             bar.update(len(x))
     bar.close()
     return _summary(model, data, k, totals)
 
 
-def _log_weights(model: torch.nn.Module, x: torch.Tensor, n: int, context: Any) -> tuple[torch.Tensor, ...]:
-    return log_weights(model, x, n, None, context)
+def _log_weights(model: torch.nn.Module, x: torch.Tensor, n: int, context: Any,
+                 y: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+    return log_weights(model, x, n, None, context, y)
 
 
-def _evaluate_batch(model: torch.nn.Module, x: torch.Tensor, k: int, chunk: int, weights_fn: Any,
-                    totals: dict[str, Any]) -> None:
-    context = model.bottom_up(x)
-    terms = iwae_bound(model, x, k, chunk=chunk, context=context, weights_fn=weights_fn)
-    kl = torch.cat([layer_kl(layer) for layer in model(x, 1, context=context).latents], -1)  # (B, ΣD)
+def _evaluate_batch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None, k: int, chunk: int,
+                    weights_fn: Any, totals: dict[str, Any]) -> None:
+    context = model.bottom_up(x, y)
+    terms = iwae_bound(model, x, k, chunk=chunk, context=context, weights_fn=weights_fn, y=y)
+    kl = torch.cat([layer_kl(layer) for layer in model(x, 1, context=context, y=y).latents], -1)  # (B, ΣD)
     totals["elbo"] += float((-terms.distortion - kl.sum(-1)).double().sum())
     totals["log_likelihood"] += float(terms.elbo.double().sum())
     totals["kl"] = totals["kl"] + kl.double().sum(0)
-    totals["means"].append(model.posterior(x).mean.cpu())
+    totals["means"].append(context.mean.cpu() if hasattr(context, "mean") else model.posterior(x).mean.cpu())
 
 
 def _summary(model: torch.nn.Module, data: Any, k: int, totals: dict[str, Any]) -> dict[str, Any]:
@@ -100,8 +102,9 @@ def validation_elbo(model: torch.nn.Module, data: TensorData, *, batch_size: int
     data = fixed_binarization(data, seed)
     gen = torch.Generator(device=device).manual_seed(seed)
     totals = torch.zeros(3, dtype=torch.float64)
-    for x, _ in iterate_batches(data, batch_size, shuffle=False, generator=torch.Generator().manual_seed(seed)):
-        t = elbo(model, x.to(device), generator=gen)
+    for x, labels in iterate_batches(data, batch_size, shuffle=False, generator=torch.Generator().manual_seed(seed)):
+        y = labels.to(device) if getattr(model, "n_classes", 0) else None
+        t = elbo(model, x.to(device), generator=gen, y=y)
         totals += torch.stack([t.elbo.sum(), t.rate.sum(), t.distortion.sum()]).double().cpu()
     e, r, d = (totals / len(data)).tolist()
     n_dims = math.prod(data.event_shape)

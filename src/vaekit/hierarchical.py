@@ -46,7 +46,7 @@ class HierarchicalVAE(GenerativeAPI, nn.Module):
         self.down = nn.ModuleList(mlp([hi, *reversed(hid), 2 * lo], act) for lo, hi in pairs)  # p(z_l|z_{l+1})
         self.merge = nn.ModuleList(mlp([4 * lo, *hid, 2 * lo], act) for lo, _ in pairs) if self.top_down else None
 
-    def bottom_up(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def bottom_up(self, x: torch.Tensor, y: None = None) -> list[torch.Tensor]:
         """Encoder outputs reused across sample chunks: [q(z_1|x) params] or the features d_1..d_L."""
         d = [self.encoder(x)]  # (B, 2 D_1)
         if self.top_down:
@@ -55,7 +55,7 @@ class HierarchicalVAE(GenerativeAPI, nn.Module):
         return d
 
     def forward(self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None,
-                context: list[torch.Tensor] | None = None) -> VAEOutput:
+                context: list[torch.Tensor] | None = None, y: None = None) -> VAEOutput:
         d = self.bottom_up(x) if context is None else context
         latents = (self._top_down(d, n_samples, generator) if self.top_down
                    else self._bottom_up(d[0], n_samples, generator))
@@ -84,7 +84,7 @@ class HierarchicalVAE(GenerativeAPI, nn.Module):
             latents.append(Latent(z, q, gaussian(p_params), analytic=True))
         return latents[::-1]  # bottom first
 
-    def posterior(self, x: torch.Tensor) -> DiagonalGaussian:
+    def posterior(self, x: torch.Tensor, y: None = None) -> DiagonalGaussian:
         """q(z_1 | x): exact for bottom-up inference; for top-down, with the layers above at their means."""
         d = self.bottom_up(x)
         if not self.top_down:

@@ -30,40 +30,70 @@ def full_precision(h: torch.Tensor) -> torch.Tensor:
 class GenerativeAPI:
     """The user-facing API shared by every VAE in vaekit (inference-time helpers, no gradients).
 
-    A model provides `decoder`, `likelihood_head`, `latent_dim`, `posterior(x)` (q of the layer the
-    decoder reads) and `prior_sample(n, generator)` (z for the decoder, drawn from the generative model)."""
+    A model provides `decoder`, `likelihood_head`, `latent_dim`, `posterior(x, y)` (q of the layer the
+    decoder reads) and `prior_sample(n, generator)` (z for the decoder, drawn from the generative model).
+    A class-conditional model (`n_classes` > 0; Sohn et al. 2015) needs the labels `y` (N,) wherever it
+    encodes or decodes: p(x|z, y) and q(z|x, y)."""
 
-    def likelihood(self, z: torch.Tensor) -> Any:
-        """p(x|z) for z of shape (*S, D) (the layer the decoder reads); the distribution's batch shape is S."""
+    n_classes: int = 0
+
+    def label_code(self, y: torch.Tensor | None, lead: tuple[int, ...]) -> torch.Tensor | None:
+        """The one-hot code of labels y (B,) broadcast to (*lead, K); None for an unconditional model."""
+        if not self.n_classes:
+            return None
+        if y is None:
+            raise ConfigError(f"this model is class-conditional ({self.n_classes} classes): give the labels y "
+                              "(on the command line: --label)")
+        if y.dtype.is_floating_point or (not torch.compiler.is_compiling() and ((y < 0) | (y >= self.n_classes)).any()):
+            raise ConfigError(f"labels must be integers in 0..{self.n_classes - 1}")
+        onehot = torch.nn.functional.one_hot(y.long(), self.n_classes).to(self.decoder_dtype)  # (B, K)
+        return onehot.expand(*lead[:-1], *onehot.shape) if len(lead) > 1 else onehot
+
+    @property
+    def decoder_dtype(self) -> torch.dtype:
+        return next(self.decoder.parameters()).dtype
+
+    def likelihood(self, z: torch.Tensor, y: torch.Tensor | None = None) -> Any:
+        """p(x|z[, y]) for z of shape (*S, D) (the layer the decoder reads); the distribution's batch shape is S."""
         lead = z.shape[:-1]
-        h = full_precision(self.decoder(z.reshape(-1, self.latent_dim)))  # (prod S, *out)
+        c = self.label_code(y, lead)  # (*S, K) or None
+        zc = z if c is None else torch.cat([z, c], -1)  # the decoder reads [z, onehot(y)]
+        h = full_precision(self.decoder(zc.reshape(-1, zc.shape[-1])))  # (prod S, *out)
         return self.likelihood_head(h.view(*lead, *h.shape[1:]))  # (*S, *out)
 
     @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> DiagonalGaussian:
-        return self.posterior(x)
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DiagonalGaussian:
+        return self.posterior(x, y)
 
     @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The mean of p(x|z) (pixel probabilities for a Bernoulli likelihood)."""
-        return self.likelihood(z).mean
+        return self.likelihood(z, y).mean
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.posterior(x).mean)
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(self.posterior(x, y).mean, y)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Decode n draws from the generative model: mean images of p(x|z), z ~ p(z)."""
-        return self.decode(self.prior_sample(n, generator))
+    def sample(self, n: int, generator: torch.Generator | None = None, y: torch.Tensor | None = None
+               ) -> torch.Tensor:
+        """Decode n draws from the generative model: mean images of p(x|z[, y]), z ~ p(z)."""
+        return self.decode(self.prior_sample(n, generator), y)
+
+    @torch.no_grad()
+    def convert(self, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Keep an input's style, change its class (Sohn et al. 2015): z = E q(z|x, y) with the input's own
+        label, decoded with the target label."""
+        return self.decode(self.posterior(x, y).mean, target)
 
     @torch.no_grad()
     def log_likelihood(self, x: torch.Tensor, k: int = 5000, chunk: int | None = None,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
-        """Importance-sampled log p(x) per data point, in nats (Burda et al. 2015, eq. 8)."""
+                       generator: torch.Generator | None = None, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Importance-sampled log p(x) (log p(x|y) for a conditional model) per data point, in nats
+        (Burda et al. 2015, eq. 8)."""
         from vaekit.objectives import iwae_bound
 
-        return iwae_bound(self, x, k, chunk=chunk, generator=generator).elbo
+        return iwae_bound(self, x, k, chunk=chunk, generator=generator, y=y).elbo
 
     @torch.no_grad()
     def init_output_bias(self, data_mean: torch.Tensor) -> None:
@@ -74,8 +104,9 @@ class GenerativeAPI:
 
 class VAE(GenerativeAPI, nn.Module):
     def __init__(self, encoder: nn.Module, decoder: nn.Module, likelihood: nn.Module, latent_dim: int,
-                 event_shape: tuple[int, ...]) -> None:
+                 event_shape: tuple[int, ...], n_classes: int = 0) -> None:
         super().__init__()
+        self.n_classes = n_classes
         self.encoder = encoder
         self.decoder = decoder
         self.likelihood_head = likelihood
@@ -83,40 +114,45 @@ class VAE(GenerativeAPI, nn.Module):
         self.event_shape = tuple(event_shape)
         self.prior = StandardNormal(latent_dim)
 
-    def posterior(self, x: torch.Tensor) -> DiagonalGaussian:
-        """q(z|x): the encoder's concatenated head split into mean and log-variance."""
-        mean, logvar = full_precision(self.encoder(x)).chunk(2, dim=-1)  # (B, D) each
+    def posterior(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DiagonalGaussian:
+        """q(z|x[, y]): the encoder's concatenated head split into mean and log-variance."""
+        c = self.label_code(y, (len(x),))
+        h = self.encoder(x) if c is None else self.encoder(x, c)  # (B, 2D)
+        mean, logvar = full_precision(h).chunk(2, dim=-1)  # (B, D) each
         return DiagonalGaussian(mean, logvar)
 
     def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         p = next(self.parameters())
         return self.prior.sample(n, generator=generator, device=p.device, dtype=p.dtype)
 
-    def bottom_up(self, x: torch.Tensor) -> DiagonalGaussian:
+    def bottom_up(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DiagonalGaussian:
         """What inference can reuse across sample chunks of the same x (here q(z|x) itself)."""
-        return self.posterior(x)
+        return self.posterior(x, y)
 
     def forward(self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None,
-                context: DiagonalGaussian | None = None) -> VAEOutput:
+                context: DiagonalGaussian | None = None, y: torch.Tensor | None = None) -> VAEOutput:
         """Draw S = n_samples latents per data point: z ~ q(z|x), and p(x|z). No loss here."""
-        q = self.bottom_up(x) if context is None else context
+        q = self.bottom_up(x, y) if context is None else context
         z = q.rsample(n_samples, generator=generator)  # (S, B, D)
         analytic = isinstance(self.prior, StandardNormal)  # closed-form KL (App. B) needs a Gaussian prior
-        return VAEOutput([Latent(z=z, q=q, p=self.prior, analytic=analytic)], self.likelihood(z))
+        return VAEOutput([Latent(z=z, q=q, p=self.prior, analytic=analytic)], self.likelihood(z, y))
 
 
 
 def _mlp_nets(cfg: ModelConfig, shape: tuple[int, ...], p: int) -> tuple[nn.Module, nn.Module]:
-    enc = MLPEncoder(shape, cfg.hidden, 2 * cfg.latent_dim, cfg.activation)
-    dec = MLPDecoder(cfg.latent_dim, cfg.hidden, shape, cfg.activation, params_per_dim=p)
+    k = cfg.n_classes if cfg.conditional else 0  # one-hot label inputs of a conditional model
+    enc = MLPEncoder(shape, cfg.hidden, 2 * cfg.latent_dim, cfg.activation, extra_in=k)
+    dec = MLPDecoder(cfg.latent_dim + k, cfg.hidden, shape, cfg.activation, params_per_dim=p)
     return enc, dec
 
 
 def _conv_nets(cfg: ModelConfig, shape: tuple[int, ...], p: int) -> tuple[nn.Module, nn.Module]:
     if len(shape) != 3:
         raise ConfigError(f"--model conv needs image data (C, H, W); this data has shape {shape}")
-    enc = ConvEncoder(shape, cfg.channels_base, cfg.hidden[0], 2 * cfg.latent_dim, cfg.activation)
-    dec = ConvDecoder(cfg.latent_dim, cfg.channels_base, cfg.hidden[0], shape, cfg.activation, params_per_dim=p)
+    k = cfg.n_classes if cfg.conditional else 0
+    enc = ConvEncoder(shape, cfg.channels_base, cfg.hidden[0], 2 * cfg.latent_dim, cfg.activation, extra_in=k)
+    dec = ConvDecoder(cfg.latent_dim + k, cfg.channels_base, cfg.hidden[0], shape, cfg.activation,
+                      params_per_dim=p)
     return enc, dec
 
 
@@ -149,7 +185,7 @@ def build_model(cfg: ModelConfig, event_shape: tuple[int, ...], data: torch.Tens
         from vaekit.hierarchical import HierarchicalVAE
 
         return HierarchicalVAE(cfg, tuple(event_shape), enc, dec, head)
-    vae = VAE(enc, dec, head, cfg.latent_dim, event_shape)
+    vae = VAE(enc, dec, head, cfg.latent_dim, event_shape, n_classes=cfg.n_classes if cfg.conditional else 0)
     prior = PRIORS[cfg.prior](cfg, tuple(event_shape), data)
     if prior is not None:
         vae.prior = prior.bind(vae.posterior) if isinstance(prior, VampPrior) else prior

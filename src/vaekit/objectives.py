@@ -63,16 +63,17 @@ def layer_kl(layer: Latent, kl: str = "analytic") -> torch.Tensor:
 
 def elbo(model: torch.nn.Module, x: torch.Tensor, *, samples: int = 1, kl: str = "analytic",
          beta: float | torch.Tensor = 1.0, free_bits: float = 0.0,
-         generator: torch.Generator | None = None) -> Terms:
+         generator: torch.Generator | None = None, y: torch.Tensor | None = None) -> Terms:
     """The ELBO of Kingma & Welling (2013) with L = `samples` draws per data point, summed over the
     model's stochastic layers (one for the VAE of the paper).
 
     kl="analytic": estimator B (eq. 7), KL in closed form (Appendix B) wherever it is valid.
     kl="mc":       estimator A (eq. 6), log q(z|x) - log p(z) at the same draws.
+    y: class labels (B,) of a class-conditional model (Sohn et al. 2015), which then bounds log p(x|y).
     """
     if kl not in ("analytic", "mc"):
         raise ValueError(f"unknown KL estimator {kl!r}")
-    out = model(x, samples, generator)
+    out = model(x, samples, generator, y=y)
     distortion = -out.px.log_prob(x).mean(0)  # (B,)
     kls = [layer_kl(layer, kl) for layer in out.latents]  # each (B, D_l)
     rate = torch.stack([k.sum(-1) for k in kls]).sum(0)  # (B,)
@@ -82,23 +83,24 @@ def elbo(model: torch.nn.Module, x: torch.Tensor, *, samples: int = 1, kl: str =
 
 
 def log_weights(model: torch.nn.Module, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
-                context: Any = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                context: Any = None, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q (all layers): (log_w, log_px_z,
     log q - log p), each (k, B)."""
-    out = model(x, k, generator, context=context)
+    out = model(x, k, generator, context=context, y=y)
     log_px_z = out.px.log_prob(x)  # (k, B)
     log_ratio = sum(layer.q.log_prob(layer.z) - layer.p.log_prob(layer.z) for layer in out.latents)  # (k, B)
     return log_px_z - log_ratio, log_px_z, log_ratio
 
 
 def _weights_with(model: torch.nn.Module, generator: torch.Generator | None, x: torch.Tensor, n: int,
-                  context: Any) -> tuple[torch.Tensor, ...]:
-    return log_weights(model, x, n, generator, context)
+                  context: Any, y: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+    return log_weights(model, x, n, generator, context, y)
 
 
 def iwae_bound(model: torch.nn.Module, x: torch.Tensor, k: int, *, chunk: int | None = None,
                generator: torch.Generator | None = None, context: Any = None,
-               weights_fn: Callable[..., tuple[torch.Tensor, ...]] | None = None) -> Terms:
+               weights_fn: Callable[..., tuple[torch.Tensor, ...]] | None = None,
+               y: torch.Tensor | None = None) -> Terms:
     """The IWAE bound L_k = E[log (1/k) Σ_i w_i] (Burda et al. 2015, eq. 8), which is also the
     importance-sampled estimate of log p(x) used for evaluation at k = 5000.
 
@@ -106,16 +108,17 @@ def iwae_bound(model: torch.nn.Module, x: torch.Tensor, k: int, *, chunk: int | 
     log-sum-exp (in float64), so memory stays bounded for any k. k = 1 is the ELBO estimator A.
     `rate` and `distortion` are the single-sample ELBO terms averaged over the k draws.
     `context`: `model.bottom_up(x)` when the caller already has it (reused across chunks).
-    `weights_fn(x, n, context)`: log_weights of the model, e.g. compiled (its ε from the global RNG).
+    `weights_fn(x, n, context, y)`: log_weights of the model, e.g. compiled (its ε from the global RNG).
+    `y`: class labels of a class-conditional model.
     """
-    context = model.bottom_up(x) if context is None else context
+    context = model.bottom_up(x, y) if context is None else context
     if weights_fn is None:
         weights_fn = functools.partial(_weights_with, model, generator)
     chunk = k if chunk is None else max(1, min(chunk, k))
     lse_parts, distortion, rate = [], 0.0, 0.0
     for start in range(0, k, chunk):
         n = min(chunk, k - start)
-        log_w, log_px_z, log_ratio = weights_fn(x, n, context)  # (n, B) each
+        log_w, log_px_z, log_ratio = weights_fn(x, n, context, y)  # (n, B) each
         lse_parts.append(torch.logsumexp(log_w.double(), dim=0))                   # (B,)
         distortion = distortion - log_px_z.sum(0)
         rate = rate + log_ratio.sum(0)

@@ -77,8 +77,8 @@ def test_nonfinite_steps_are_skipped_counted_and_bounded(tmp_path, monkeypatch):
     real = loop.objective
     calls = {"n": 0}
 
-    def flaky(cfg, model, x, beta):
-        loss, *terms = real(cfg, model, x, beta)
+    def flaky(cfg, model, x, beta, y=None):
+        loss, *terms = real(cfg, model, x, beta, y)
         calls["n"] += 1
         if calls["n"] % 7 == 0:  # every 7th step: a NaN loss
             loss = loss * float("nan")

@@ -177,7 +177,9 @@ def finish_stats(mean: np.ndarray, std: np.ndarray, path: Path) -> dict:
     if not (np.isfinite(mean).all() and np.isfinite(std).all()):
         raise DataError(f"{path}: values too large to standardise (their mean or std overflows float64)")
     std = std.copy()
-    std[std == 0] = 1.0
+    # constant features, also those constant up to float32 resolution (a subnormal std turned the next split's
+    # ordinary values into inf, found by fuzzing): only centred
+    std[std < np.finfo(np.float32).tiny] = 1.0
     return {"mean": mean.tolist(), "std": std.tolist()}
 
 
@@ -188,6 +190,14 @@ def _standardized_tensor(path: Path, x: np.ndarray, stats: dict) -> torch.Tensor
     return torch.from_numpy(z)
 
 
+def split_rows(path: Path, n: int, cfg: DataConfig, split: str) -> np.ndarray:
+    """The sorted rows of a split; the error of a file too small to split names the file."""
+    try:
+        return split_indices(n, cfg.val_fraction, cfg.data_seed, split).numpy()
+    except DataError as e:
+        raise DataError(f"{path}: {e}") from None
+
+
 def load_array(cfg: DataConfig, split: str, stats: dict | None = None) -> TensorData:
     check_split(split)
     path = Path(cfg.data_dir or "")
@@ -196,9 +206,8 @@ def load_array(cfg: DataConfig, split: str, stats: dict | None = None) -> Tensor
 
         return load_streamed(cfg, split, stats)
     x, y = read_array(path)
-    train_idx = split_indices(len(x), cfg.val_fraction, cfg.data_seed, "train").numpy()
-    stats = stats or compute_stats(x[train_idx], path)
-    idx = split_indices(len(x), cfg.val_fraction, cfg.data_seed, split).numpy()
+    stats = stats or compute_stats(x[split_rows(path, len(x), cfg, "train")], path)
+    idx = split_rows(path, len(x), cfg, split)
     labels = None if y is None else label_tensor(y[idx])
     return TensorData(_standardized_tensor(path, x[idx], stats), labels, stats=stats, is_image=False)
 

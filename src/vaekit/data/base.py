@@ -40,6 +40,21 @@ class TensorData:
         return replace(self, x=self.x[:n], labels=None if self.labels is None else self.labels[:n])
 
 
+def class_count(data: Any, n_classes: int = 0) -> int:
+    """The number of classes of a conditional model trained on `data`: its labels must be integer
+    classes (N,); n_classes > 0 is checked against them, 0 takes max label + 1."""
+    labels = getattr(data, "labels", None)
+    labels = None if labels is None else torch.as_tensor(labels)
+    if labels is None or labels.dim() != 1 or labels.dtype.is_floating_point or len(labels) == 0:
+        raise ConfigError("--conditional needs data with integer class labels (N,), e.g. mnist or a folder with "
+                          "one subfolder per class; this data has "
+                          + ("none" if labels is None else f"labels of shape {tuple(labels.shape)}, {labels.dtype}"))
+    found = int(labels.max()) + 1
+    if int(labels.min()) < 0 or (n_classes and found > n_classes):
+        raise ConfigError(f"--n-classes {n_classes}: the labels run from {int(labels.min())} to {found - 1}")
+    return n_classes or found
+
+
 def check_split(split: str) -> None:
     if split not in SPLITS:
         raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}")

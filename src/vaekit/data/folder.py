@@ -133,7 +133,10 @@ def load_folder(cfg: DataConfig, split: str, stats: dict | None = None) -> Tenso
     files, labels, classes = list_images(Path(cfg.data_dir or ""))
     if len(files) < 3:
         raise DataError(f"image folder {cfg.data_dir} has {len(files)} images; need at least 3 to split")
-    idx = split_indices(len(files), cfg.val_fraction, cfg.data_seed, split).tolist()
+    try:
+        idx = split_indices(len(files), cfg.val_fraction, cfg.data_seed, split).tolist()
+    except DataError as e:  # e.g. 4 images with val_fraction 0.45: name the folder
+        raise DataError(f"image folder {cfg.data_dir}: {e}") from None
     lazy = LazyImageData([files[i] for i in idx], None if labels is None else [labels[i] for i in idx],
                          cfg.image_size or 64, cfg.channels or 3, cfg.binarize, cfg.workers, classes)
     if not cfg.in_memory:

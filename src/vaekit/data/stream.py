@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from vaekit.config import DataConfig
-from vaekit.data.array import NpyHeader, check_layout, file_kind, finish_stats, read_npy_header
-from vaekit.data.base import TensorData, check_split, split_indices
+from vaekit.data.array import NpyHeader, check_layout, file_kind, finish_stats, read_npy_header, split_rows
+from vaekit.data.base import TensorData, check_split
 from vaekit.errors import DataError
 
 CHUNK_BYTES = 32 << 20  # rows per pass of the statistics, and the bytes read between two page drops
@@ -192,12 +192,12 @@ def load_streamed(cfg: DataConfig, split: str, stats: dict | None = None) -> Str
     check_layout(path, header)
     n = header.shape[0]
     mapped = MappedNpy(path, header)
-    train_rows = split_indices(n, cfg.val_fraction, cfg.data_seed, "train").numpy() if stats is None else None
+    train_rows = split_rows(path, n, cfg, "train") if stats is None else None
     stats = scan(mapped, train_rows) or stats
     mean_shape = np.shape(stats["mean"])
     if mean_shape != header.shape[1:]:
         raise DataError(f"data items have shape {header.shape[1:]}, the run's statistics {mean_shape}")
-    rows = split_indices(n, cfg.val_fraction, cfg.data_seed, split).numpy()
+    rows = split_rows(path, n, cfg, split)
     return StreamedArrayData(mapped, rows, stats, workers=cfg.workers)
 
 

@@ -19,7 +19,7 @@ def down_sizes(size: int, min_size: int = 4, max_levels: int = 4) -> list[int]:
 
 class ConvEncoder(nn.Module):
     def __init__(self, event_shape: tuple[int, ...], channels_base: int, hidden: int, out_dim: int,
-                 activation: str) -> None:
+                 activation: str, extra_in: int = 0) -> None:
         super().__init__()
         c, h, w = event_shape
         self.sizes_h, self.sizes_w = down_sizes(h), down_sizes(w)
@@ -33,10 +33,12 @@ class ConvEncoder(nn.Module):
             ch_in = ch_out
         self.conv = nn.Sequential(*layers)
         flat = ch_in * self.sizes_h[levels] * self.sizes_w[levels]
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(flat, hidden), act(), nn.Linear(hidden, out_dim))
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(flat + extra_in, hidden), act(), nn.Linear(hidden, out_dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.conv(x))  # (B, C, H, W) -> (B, C', h, w) -> (B, out_dim)
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """c: extra inputs (B, extra_in) joined to the convolutional features, e.g. a one-hot class."""
+        h = self.conv(x).flatten(1)  # (B, C, H, W) -> (B, C' h w)
+        return self.head(h if c is None else torch.cat([h, c], 1))  # (B, out_dim)
 
 
 class ConvDecoder(nn.Module):

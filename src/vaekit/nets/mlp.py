@@ -28,12 +28,15 @@ class MLPEncoder(nn.Module):
     """x (B, *event_shape) -> (B, out_dim); the VAE reads mean and log-variance from one
     concatenated head (one matmul instead of two)."""
 
-    def __init__(self, event_shape: tuple[int, ...], hidden: list[int], out_dim: int, activation: str) -> None:
+    def __init__(self, event_shape: tuple[int, ...], hidden: list[int], out_dim: int, activation: str,
+                 extra_in: int = 0) -> None:
         super().__init__()
-        self.net = mlp([math.prod(event_shape), *hidden, out_dim], activation)
+        self.net = mlp([math.prod(event_shape) + extra_in, *hidden, out_dim], activation)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.flatten(1))  # (B, D_in) -> (B, out_dim)
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """c: extra inputs (B, extra_in) joined to the flattened x, e.g. a one-hot class."""
+        h = x.flatten(1) if c is None else torch.cat([x.flatten(1), c], 1)  # (B, D_in [+ extra_in])
+        return self.net(h)  # (B, out_dim)
 
 
 class MLPDecoder(nn.Module):

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from vaekit.compiling import CompiledOrEager
 from vaekit.config import Config, save_config
-from vaekit.data import TensorData, iterate_batches, load_split
+from vaekit.data import TensorData, class_count, iterate_batches, load_split
 from vaekit.errors import ConfigError, TrainingError
 from vaekit.evaluation import validation_elbo
 from vaekit.model import VAE, build_model
@@ -74,15 +74,17 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
 
 
-def objective(cfg: Config, model: VAE, x: torch.Tensor, beta: torch.Tensor) -> tuple[torch.Tensor, ...]:
+def objective(cfg: Config, model: VAE, x: torch.Tensor, beta: torch.Tensor,
+              y: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
     """The training objective as a tuple (loss, elbo, rate, distortion): a pure function of its
-    tensors (β is a tensor, ε comes from the seeded global RNG), so torch.compile can fuse it."""
+    tensors (β is a tensor, ε comes from the seeded global RNG), so torch.compile can fuse it.
+    y: the class labels of a conditional model, else None."""
     t = cfg.train
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=t.precision == "bf16"):
         if t.objective == "iwae":
-            terms = iwae_bound(model, x, t.iwae_k)
+            terms = iwae_bound(model, x, t.iwae_k, y=y)
         else:
-            terms = elbo(model, x, samples=t.samples, kl=t.kl, beta=beta, free_bits=t.free_bits)
+            terms = elbo(model, x, samples=t.samples, kl=t.kl, beta=beta, free_bits=t.free_bits, y=y)
     return terms.loss, terms.elbo, terms.rate, terms.distortion
 
 
@@ -94,8 +96,8 @@ class ObjectiveModule(nn.Module):
         super().__init__()
         self.cfg, self.model = cfg, model
 
-    def forward(self, x: torch.Tensor, beta: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return objective(self.cfg, self.model, x, beta)
+    def forward(self, x: torch.Tensor, beta: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        return objective(self.cfg, self.model, x, beta, y)
 
 
 class Trainer:
@@ -113,6 +115,8 @@ class Trainer:
         stats = self._read_stats()  # array statistics of the run being resumed (a new run has none)
         self.train_data = load_split(cfg.data, "train", stats=stats)
         self.val_data = load_split(cfg.data, "val", stats=self.train_data.stats)
+        if cfg.model.conditional:  # the label inputs' width, fixed in the saved config
+            cfg.model.n_classes = class_count(self.train_data, cfg.model.n_classes)
         torch.manual_seed(t.seed)  # initial weights
         first = self.train_data.take(cfg.model.prior_components).x if cfg.model.prior == "vamp" else None
         self.model = build_model(cfg.model, self.train_data.event_shape, data=first)
@@ -161,7 +165,7 @@ class Trainer:
         self.paths.metrics.write_text("")
 
     # --- the step -------------------------------------------------------------------------------
-    def train_step(self, x: torch.Tensor) -> Terms | None:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Terms | None:
         """One optimizer step; returns None when the loss or gradient was non-finite and the
         step was skipped (vdvae's guard), raising after `max_nonfinite` of them in a row."""
         t, s = self.cfg.train, self.state
@@ -171,9 +175,10 @@ class Trainer:
             group["lr"] = lr
         beta = torch.tensor(beta_at(s.step, t.beta, t.warmup_steps), device=self.device)
         x, weight = distributed.shard(x, self.dist)  # this rank's slice of the global batch
+        y = None if y is None else distributed.shard(y, self.dist)[0]
         # The last, smaller batch of an epoch runs eagerly rather than compiling a second graph.
         fn = self.compiled if len(x) == t.batch_size // self.dist.world else self.eager
-        terms = _terms(fn(x, beta))
+        terms = _terms(fn(x, beta, y))
         self.opt.zero_grad(set_to_none=True)
         (terms.loss * weight if weight != 1.0 else terms.loss).backward()
         if t.grad_clip > 0:
@@ -212,11 +217,12 @@ class Trainer:
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{t.epochs}",
                    disable=not (t.progress and self.main), leave=False)
         start = time.perf_counter()
-        for x, _ in iterate_batches(self.train_data, t.batch_size, generator=data_gen):
+        for x, labels in iterate_batches(self.train_data, t.batch_size, generator=data_gen):
             if len(x) < self.dist.world:
                 continue  # a last batch too small to give every rank an item (distributed runs only)
             x = x.to(self.device, non_blocking=True)
-            terms = self.train_step(x)
+            y = labels.to(self.device) if self.cfg.model.conditional else None
+            terms = self.train_step(x, y)
             bar.update(1)
             if terms is None:
                 continue
@@ -271,13 +277,16 @@ class Trainer:
     def _save_pictures(self, epoch: int) -> None:
         from vaekit.viz.grid import reconstruction_pairs
 
-        m, n = self.eval_model.eval(), self.cfg.train.grid
+        m, n, k = self.eval_model.eval(), self.cfg.train.grid, self.cfg.model.n_classes
         gen = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed)  # same z every epoch
-        samples = m.sample(n, generator=gen).clamp(0, 1)
-        x = self.val_data.take(max(1, n // 2)).x.to(self.device)
-        pairs, ncol = reconstruction_pairs(x, m.reconstruct(x).clamp(0, 1))
+        cond = self.cfg.model.conditional
+        y = torch.arange(n, device=self.device) % k if cond else None  # conditional: column j shows class j
+        samples = m.sample(n, generator=gen, y=y).clamp(0, 1)
+        val = self.val_data.take(max(1, n // 2))
+        x, y = val.x.to(self.device), val.labels.to(self.device) if cond else None
+        pairs, ncol = reconstruction_pairs(x, m.reconstruct(x, y).clamp(0, 1))
         root = self.paths.root
-        for name, images, nrow in (("samples", samples, None), ("reconstructions", pairs, ncol)):
+        for name, images, nrow in (("samples", samples, k if cond else None), ("reconstructions", pairs, ncol)):
             sub = "recon" if name == "reconstructions" else "samples"
             save_grid(images, root / sub / f"epoch_{epoch:04d}.png", nrow)
             save_grid(images, root / f"{name}.png", nrow)

@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
     """Add the picture subcommands to the `vaekit` subparsers."""
     from vaekit.cli import run_parser
 
-    for add in (_add_interpolate, _add_traverse, _add_manifold, _add_scatter, _add_curves, _add_report):
+    for add in (_add_interpolate, _add_traverse, _add_manifold, _add_scatter, _add_curves, _add_report, _add_convert):
         add(sub, run_parser)
 
 
@@ -77,6 +77,44 @@ def _add_report(sub: Any, run_parser: Any) -> None:
     p.add_argument("--out", help="output .html (default: RUN_DIR/report.html)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random pictures (default: 0)")
     p.set_defaults(func=cmd_report)
+
+
+def _add_convert(sub: Any, run_parser: Any) -> None:
+    p = run_parser(sub, "convert", "conditional VAE: keep inputs' style, decode them as another class (Sohn et al.)")
+    _common(p, "conversion.png", "the inputs are read from (without --input)")
+    p.add_argument("--input", help="an image, an image folder or a .npy/.npz to convert (default: items of --split)")
+    p.add_argument("--from", dest="source", type=int, help="the class of the --input items (default: their labels)")
+    p.add_argument("--to", type=int, help="the target class (default: every class, one column each)")
+    p.add_argument("-n", type=int, default=10, help="how many inputs, one row each (default: 10)")
+    p.set_defaults(func=cmd_convert)
+
+
+def cmd_convert(args: argparse.Namespace) -> None:
+    """Rows: input, reconstruction, then the input's code decoded with the target class(es)."""
+    import torch
+
+    from vaekit.data import fixed_binarization, load_path
+    from vaekit.run import load_run
+    from vaekit.viz.common import is_image_data, load_items
+    from vaekit.viz.convert import check_conditional, check_label, conversion_rows
+
+    out = _png_out(args.out)
+    _positive(args.n, "-n")
+    run = load_run(args.run_dir, args.which, args.device)
+    k = check_conditional(run.model, "vaekit convert")
+    if args.input:
+        data = fixed_binarization(load_path(args.input, run.config.data, stats=run.data_stats), args.seed).take(args.n)
+    else:
+        data = load_items(run, args.split, args.n, args.seed)
+    if args.source is not None:
+        check_label(args.source, k, "--from")
+        y = torch.full((len(data.x),), args.source)
+    elif data.labels is not None and torch.as_tensor(data.labels).dim() == 1:
+        y = torch.as_tensor(data.labels)
+    else:
+        raise ConfigError(f"--input {args.input}: these items have no class labels; give their class with --from")
+    rows = conversion_rows(run.model, data.x, y, None if args.to is None else [args.to])  # (N, 2 + T, *event)
+    save_rows(rows, out, is_image_data(data, tuple(run.model.event_shape)))
 
 
 def _common(p: argparse.ArgumentParser, out: str, where: str, seeds: str = "") -> None:

@@ -34,19 +34,24 @@ def is_image_data(data: Any, event_shape: tuple[int, ...]) -> bool:
 
 
 @torch.no_grad()
-def posteriors(model: Any, x: torch.Tensor, batch_size: int = ENCODE_BATCH) -> tuple[torch.Tensor, torch.Tensor]:
-    """Means and log-variances of q(z|x) for items x (N, *event), on the model's device: two (N, D) tensors."""
+def posteriors(model: Any, x: torch.Tensor, batch_size: int = ENCODE_BATCH, y: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Means and log-variances of q(z|x) for items x (N, *event), on the model's device: two (N, D) tensors.
+    y: the items' labels, read only by a class-conditional model (q(z|x, y))."""
     device = model_device(model)
-    qs = [model.encode(x[i:i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
+    y = y if getattr(model, "n_classes", 0) else None
+    part = lambda t, i: None if t is None else t[i:i + batch_size].to(device)  # noqa: E731
+    qs = [model.encode(part(x, i), part(y, i)) for i in range(0, len(x), batch_size)]
     if not qs:
         empty = torch.empty(0, model.latent_dim, device=device)
         return empty, empty
     return torch.cat([q.mean for q in qs]), torch.cat([q.logvar for q in qs])
 
 
-def posterior_means(model: Any, x: torch.Tensor, batch_size: int = ENCODE_BATCH) -> torch.Tensor:
+def posterior_means(model: Any, x: torch.Tensor, batch_size: int = ENCODE_BATCH,
+                    y: torch.Tensor | None = None) -> torch.Tensor:
     """E_q[z|x], the code a picture decodes an input from: (N, D)."""
-    return posteriors(model, x, batch_size)[0]
+    return posteriors(model, x, batch_size, y)[0]
 
 
 @torch.no_grad()

@@ -164,8 +164,26 @@ def manifold_section(model: Any, usage: Any, n: int = 15) -> Section:
                    f"Fig. 4: z{dims[0]} (across) and z{dims[1]} (up) at Gaussian quantiles (i + 0.5)/{n}, others 0</p>")
 
 
+def conditional_sections(model: Any, data: Any, seed: int) -> list[Section]:
+    """A class-conditional model: samples of every class, and test inputs converted to every class."""
+    from vaekit.viz.convert import class_samples, conversion_rows
+
+    samples = class_samples(model, 8, seed)  # (K, 8, C, H, W)
+    png, width = grid_png(*grid_rows(samples))
+    rows = conversion_rows(model, data.x[:8], data.labels[:8])  # (8, 2 + K, C, H, W)
+    png2, width2 = grid_png(*grid_rows(rows))
+    return [Section("Samples by class", img_tag(png, "class samples", width) + '<p class="note">row c: means of '
+                    f"p(x|z, y=c) for the same 8 draws z ~ p(z) (seed {seed})</p>"),
+            Section("Conversion", img_tag(png2, "conversion", width2) + '<p class="note">each row: a test input, '
+                    "its reconstruction, then its code z = E q(z|x, y) decoded with every class "
+                    "(Sohn et al. 2015)</p>")]
+
+
 def image_sections(model: Any, data: Any, seed: int) -> list[Section]:
     from vaekit.viz.usage import dimension_usage
+
+    if getattr(model, "n_classes", 0):
+        return conditional_sections(model, data, seed)
 
     usage = dimension_usage(model, data.x)
     return [samples_section(model, seed), reconstructions_section(model, data),

@@ -144,4 +144,5 @@ def latent_scatter(model: Any, data: Any, method: str = "pca", seed: int = 0) ->
     """The 2-D embedding of the posterior means of `data` (a resident TensorData) and each point's colour."""
     from vaekit.viz.common import posterior_means
 
-    return embed_2d(posterior_means(model, data.x).cpu(), method, seed), label_colours(data.labels)
+    means = posterior_means(model, data.x, y=data.labels)  # the labels matter to a conditional model only
+    return embed_2d(means.cpu(), method, seed), label_colours(data.labels)
