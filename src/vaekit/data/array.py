@@ -8,8 +8,6 @@ memory-mapped and served item by item (`vaekit.data.stream`), so it need not fit
 from __future__ import annotations
 
 import math
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,8 +66,10 @@ def read_npy_header(path: Path) -> NpyHeader:
             read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             shape, fortran_order, dtype = read(f)
             offset = f.tell()
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as e:
-        raise DataError(f"cannot read array file {path}: its .npy header is malformed ({e})") from None
+    except Exception as e:  # numpy parses the header text with tokenize and ast: TokenError, SyntaxError,
+        # RecursionError, ... besides ValueError (found by fuzzing: a cut "'shape':[(" escaped as TokenError)
+        raise DataError(f"cannot read array file {path}: its .npy header is malformed ({type(e).__name__}: "
+                        f"{e})") from None
     if any(d < 0 for d in shape):
         raise DataError(f"cannot read array file {path}: its .npy header declares a negative shape {shape}")
     if dtype.hasobject:
@@ -96,10 +96,13 @@ def read_array(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
                 x, y = _npz_members(path, loaded)
         else:
             x = loaded
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        raise DataError(f"cannot read array file {path} (expected .npy or .npz without pickled objects): {e}") from None
+    except DataError:
+        raise
     except MemoryError:  # a zip member whose header declares more than this machine has
         raise DataError(f"array file {path} declares an array larger than the available memory") from None
+    except Exception as e:  # ValueError, BadZipFile, zlib.error, EOFError, and the header parser's (see above)
+        raise DataError(f"cannot read array file {path} (expected .npy or .npz without pickled objects): "
+                        f"{type(e).__name__}: {e}") from None
     check_array(path, x, y)
     return x, y
 
@@ -147,6 +150,8 @@ def check_labels(path: Path, y: np.ndarray, n: int) -> None:
                         f"or ({n}, F), got {y.shape})")
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise DataError(f"{path}: labels hold NaN/inf values")
+    if y.dtype.kind == "f" and y.size and np.abs(y).max() > np.finfo(np.float32).max:  # found by fuzzing
+        raise DataError(f"{path}: label {np.abs(y).max()} is beyond float32, in which labels are held")
     if y.dtype.kind == "u" and y.size and y.max() > np.iinfo(np.int64).max:
         raise DataError(f"{path}: label {y.max()} does not fit in int64")
 

@@ -111,9 +111,13 @@ def _merge(count: int, mean: np.ndarray, m2: np.ndarray, part: np.ndarray) -> tu
         return count, mean, m2
     n_b, mean_b = len(part), part.mean(0)
     m2_b = ((part - mean_b) ** 2).sum(0)
+    if count == 0:
+        return n_b, mean_b, m2_b
     total = count + n_b
     delta = mean_b - mean
-    return total, mean + delta * (n_b / total), m2 + m2_b + delta**2 * (count * n_b / total)
+    # (delta * sqrt(w))^2, not delta^2 * w: it overflows only where the sum of squares itself does (values
+    # near 1e154 overflowed delta^2 alone; found by fuzzing, where in-memory statistics were finite)
+    return total, mean + delta * (n_b / total), m2 + m2_b + (delta * np.sqrt(count * n_b / total)) ** 2
 
 
 class StreamedArrayData(torch.utils.data.Dataset):
