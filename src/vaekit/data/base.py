@@ -107,10 +107,11 @@ def iterate_batches(data: Any, batch_size: int, *, generator: torch.Generator | 
     """Yield (x, labels-or-None) batches; a fresh Bernoulli draw per batch for dynamic binarization."""
     n = len(data)
     order = torch.randperm(n, generator=generator) if shuffle else None
-    if not isinstance(data, TensorData):
-        yield from _loader_batches(data, batch_size, order, generator, drop_last)
+    on_cpu = not isinstance(data, TensorData) or data.x.device.type == "cpu"
+    rng = numpy_generator(generator) if data.binarize == "dynamic" and on_cpu else generator
+    if not isinstance(data, TensorData):  # the same draws as in memory: lazily decoded items are on the CPU
+        yield from _loader_batches(data, batch_size, order, rng, drop_last)
         return
-    rng = numpy_generator(generator) if data.binarize == "dynamic" and data.x.device.type == "cpu" else generator
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         if order is None:
@@ -126,7 +127,7 @@ def iterate_batches(data: Any, batch_size: int, *, generator: torch.Generator | 
 
 
 def _loader_batches(data: Any, batch_size: int, order: torch.Tensor | None,
-                    generator: torch.Generator | None, drop_last: bool
+                    generator: torch.Generator | np.random.Generator | None, drop_last: bool
                     ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     indices = order.tolist() if order is not None else list(range(len(data)))
     loader = torch.utils.data.DataLoader(data, batch_size=batch_size, sampler=indices, drop_last=drop_last,
