@@ -49,16 +49,17 @@ def _list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str] | 
 
 
 def read_image(path: Path, size: int, channels: int) -> np.ndarray:
-    """Decode, convert, resize the shorter side to `size`, centre-crop: (C, size, size) float32 in [0, 1]."""
+    """Decode, convert, take the centred square and resize it to `size`: (C, size, size) float32 in [0, 1]."""
     im = _decode(path, "L" if channels == 1 else "RGB")
     w, h = im.size
     if min(w, h) == 0:
         raise DataError(f"cannot read image {path}: it is {w}x{h} pixels")
-    s = size / min(w, h)
-    im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.Resampling.LANCZOS)
-    w, h = im.size
-    left, top = (w - size) // 2, (h - size) // 2
-    arr = np.asarray(im.crop((left, top, left + size, top + size)), dtype=np.float32) / 255.0
+    # the centred square scaled straight to size x size (resize's box): scaling the whole image first made a
+    # 1 x 10^7 image 8 x 8*10^7 pixels (a MemoryError, found by fuzzing)
+    m = min(w, h)
+    left, top = (w - m) / 2, (h - m) / 2
+    im = im.resize((size, size), Image.Resampling.LANCZOS, box=(left, top, left + m, top + m))
+    arr = np.asarray(im, dtype=np.float32) / 255.0
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
 
 
