@@ -2,7 +2,7 @@
 
 Standardised per feature with the train split's mean and std, which the run stores
 (data_stats.json) so that new inputs are transformed the same way. With in_memory=False a .npy is
-memory-mapped and served item by item (`vaekit.data.stream`), so it need not fit in memory.
+read from disk batch by batch (`vaekit.data.stream`), so it need not fit in memory.
 """
 
 from __future__ import annotations
