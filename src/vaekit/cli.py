@@ -62,8 +62,8 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from vaekit.run import read_run_config
-    from vaekit.training.loop import default_run_dir, train
+    from vaekit.run import default_run_dir, read_run_config
+    from vaekit.training.loop import train
 
     if args.resume:
         base = read_run_config(args.resume).to_dict()

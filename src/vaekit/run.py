@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,19 @@ class Run:
         from vaekit.training.metrics import read_metrics
 
         return read_metrics(RunPaths(self.dir).metrics)
+
+
+def check_resumable(saved: Config, cfg: Config, run_dir: Path) -> None:
+    """A resumed run may change training options (e.g. more epochs), not its data or model."""
+    a, b = saved.to_dict(), cfg.to_dict()
+    changed = [f"{sec}.{k}" for sec in ("data", "model") for k in a[sec] if a[sec][k] != b[sec][k]]
+    if changed:
+        raise ConfigError(f"cannot resume {run_dir} with a different data/model config: {', '.join(changed)} "
+                          "changed (only training options may change on --resume)")
+
+
+def default_run_dir(cfg: Config) -> Path:
+    return Path("runs") / f"{cfg.data.dataset}-{cfg.model.arch}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 def read_run_config(run_dir: str | Path) -> Config:

@@ -34,7 +34,7 @@ from vaekit.errors import ConfigError, TrainingError
 from vaekit.evaluation import validation_elbo
 from vaekit.model import VAE, build_model
 from vaekit.objectives import Terms, beta_at, elbo, iwae_bound
-from vaekit.run import Run, RunPaths, load_run, read_run_config
+from vaekit.run import Run, RunPaths, check_resumable, default_run_dir, load_run, read_run_config
 from vaekit.training import checkpoint as ckpt
 from vaekit.training import distributed
 from vaekit.training.metrics import MetricsLog, NullLog, summary_writer_class, truncate_metrics
@@ -212,7 +212,7 @@ class Trainer:
         # the ε of the reparameterisation (eager or compiled); each rank draws its own
         torch.manual_seed(epoch_seed(t.seed, epoch) + 7919 * self.dist.rank)
         self.model.train()
-        sums = torch.zeros(3, dtype=torch.float64)  # elbo, rate, distortion summed over data points
+        sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # elbo, rate, distortion summed
         n_seen, skipped_before = 0, self.state.skipped
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{t.epochs}",
                    disable=not (t.progress and self.main), leave=False)
@@ -226,15 +226,15 @@ class Trainer:
             bar.update(1)
             if terms is None:
                 continue
-            sums += torch.stack([terms.elbo.sum(), terms.rate.sum(), terms.distortion.sum()]).detach().double().cpu()
+            sums += torch.stack([terms.elbo.sum(), terms.rate.sum(), terms.distortion.sum()]).detach().double()
             n_seen += len(terms.elbo)
             if self.state.step % t.log_every == 0:
                 self._log_step(log, epoch, terms, bar)
         seconds = time.perf_counter() - start
         bar.close()
         if self.dist.enabled:  # the epoch's averages over every rank's items
-            totals = distributed.all_reduce_sum(torch.cat([sums, torch.tensor([float(n_seen)], dtype=torch.float64)])
-                                                .to(self.device), self.dist).cpu()
+            n = torch.tensor([float(n_seen)], dtype=torch.float64, device=self.device)
+            totals = distributed.all_reduce_sum(torch.cat([sums, n]), self.dist)
             sums, n_seen = totals[:3], int(totals[3])
         e, r, d = (sums / max(n_seen, 1)).tolist()
         return {"kind": "epoch", "epoch": epoch, "step": self.state.step, "train_elbo": e, "train_rate": r,
@@ -352,19 +352,6 @@ class Trainer:
         """What data parallelism changes: the world size, the per-rank and global batch, the lr."""
         t, w = self.cfg.train, self.dist.world
         return {"world_size": w, "global_batch": t.batch_size, "batch_per_rank": t.batch_size // w, "lr": t.lr}
-
-
-def check_resumable(saved: Config, cfg: Config, run_dir: Path) -> None:
-    """A resumed run may change training options (e.g. more epochs), not its data or model."""
-    a, b = saved.to_dict(), cfg.to_dict()
-    changed = [f"{sec}.{k}" for sec in ("data", "model") for k in a[sec] if a[sec][k] != b[sec][k]]
-    if changed:
-        raise ConfigError(f"cannot resume {run_dir} with a different data/model config: {', '.join(changed)} "
-                          "changed (only training options may change on --resume)")
-
-
-def default_run_dir(cfg: Config) -> Path:
-    return Path("runs") / f"{cfg.data.dataset}-{cfg.model.arch}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 def train(config: Config | None = None, out: str | Path | None = None,
