@@ -76,7 +76,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"trained {cfg.train.epochs} epochs: validation ELBO {last.get('val_elbo', float('nan')):.2f} nats "
           f"({last.get('val_bits_per_dim', float('nan')):.4f} bits/dim)")
     print(f"run folder: {run.dir}")
-    for name in ("samples.png", "reconstructions.png", "metrics.jsonl", "config.json"):
+    for name in ("samples.png", "reconstructions.png", "metrics.jsonl", "config.json", "report.html"):
         if (run.dir / name).exists():
             print(f"  {run.dir / name}")
 
