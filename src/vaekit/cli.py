@@ -116,13 +116,12 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from vaekit.run import load_run
     run = load_run(args.run_dir, args.which, args.device)
     gen = torch.Generator(device=args.device).manual_seed(args.seed)
-    k, nrow = getattr(run.model, "n_classes", 0), None
-    if args.label is not None and not k:
-        raise ConfigError("--label needs a class-conditional model (trained with --conditional)")
-    y = None
+    from vaekit.viz.convert import check_conditional, check_label
+
+    k, nrow, y = getattr(run.model, "n_classes", 0), None, None
+    if args.label is not None:
+        check_label(args.label, check_conditional(run.model, "--label"))
     if k:  # --label c: all of class c; none: the classes in turn, one column each
-        if args.label is not None and not 0 <= args.label < k:
-            raise ConfigError(f"--label {args.label} is out of range: the model has classes 0..{k - 1}")
         y = torch.arange(args.n) % k if args.label is None else torch.full((args.n,), args.label)
         nrow = k if args.label is None else None
     x = run.model.sample(args.n, generator=gen, y=None if y is None else y.to(args.device))
@@ -187,12 +186,13 @@ def _labels(run: Any, data: Any, label: int | None, device: str) -> Any:
     an unconditional model."""
     import torch
 
+    from vaekit.viz.convert import check_label
+
     k = getattr(run.model, "n_classes", 0)
     if not k:
         return None
     if label is not None:
-        if not 0 <= label < k:
-            raise ConfigError(f"--label {label} is out of range: the model has classes 0..{k - 1}")
+        check_label(label, k)
         return torch.full((len(data.x),), label, device=device)
     if data.labels is None or torch.as_tensor(data.labels).dim() != 1:
         raise ConfigError("this model is class-conditional: give the inputs' class with --label")

@@ -143,6 +143,8 @@ class Trainer:
         run, or one killed before its first checkpoint)."""
         state = ckpt.resumable_state(self.paths.checkpoints) if resume else None
         if state is not None:
+            if self.main:  # a resumed run writes checkpoints too: the same check as a new one
+                check_writable(self.paths.root, self._checkpoint_bytes())
             self._load_checkpoint(state)
         elif self.main:
             self._start_run_folder()
@@ -156,9 +158,12 @@ class Trainer:
         p = self.paths.data_stats
         return json.loads(p.read_text()) if p.is_file() else None
 
+    def _checkpoint_bytes(self) -> int:
+        """Room the checkpoints need: last, best and EMA weights and twice the optimizer state."""
+        return 8 * sum(p.numel() * p.element_size() for p in self.model.parameters())
+
     def _start_run_folder(self) -> None:
-        param_bytes = sum(p.numel() * p.element_size() for p in self.model.parameters())
-        check_writable(self.paths.root, 8 * param_bytes)  # last, best, EMA weights and 2x optimizer state
+        check_writable(self.paths.root, self._checkpoint_bytes())
         save_config(self.cfg, self.paths.config)
         if self.train_data.stats is not None:
             ckpt.write_json(self.paths.data_stats, self.train_data.stats)

@@ -47,12 +47,12 @@ def has_standard_normal_prior(model: Any) -> bool:
     return isinstance(model.prior, StandardNormal) and not isinstance(model, HierarchicalVAE)
 
 
-def dimension_usage(model: Any, x: torch.Tensor, y: torch.Tensor | None = None) -> DimensionUsage:
+def dimension_usage(model: Any, x: torch.Tensor) -> DimensionUsage:
     """Per-dimension usage over items x (N, *event): the closed-form KL when the prior is N(0, I),
     else the variance of the posterior means (see the module docstring)."""
     if len(x) < 2:
         raise ConfigError(f"ranking latent dimensions needs at least 2 data items, got {len(x)}")
-    mean, logvar = posteriors(model, x, y=y)  # (N, D) each
+    mean, logvar = posteriors(model, x)  # (N, D) each
     if has_standard_normal_prior(model):
         kl = DiagonalGaussian(mean, logvar).kl_per_dim(model.prior)  # (N, D)
         return DimensionUsage(kl.double().mean(0).cpu(), "kl")
