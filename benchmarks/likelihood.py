@@ -60,27 +60,44 @@ PRESETS: dict[str, dict] = {
 }
 
 
+def stage_configs(name: str, args: argparse.Namespace, out: Path) -> list[tuple[dict, Path]]:
+    """(config, run folder) of each stage: the preset's training, then its optional fine-tuning stage
+    started from the first stage's best weights (--init-from)."""
+    preset = PRESETS[name]
+    first = json.loads(json.dumps(preset["config"]))
+    first["train"]["max_minutes"] = args.minutes or preset["minutes"]
+    first["train"]["progress"] = False  # one line per epoch in the log instead of a bar
+    if args.epochs:
+        first["train"]["epochs"] = args.epochs
+    stages = [(first, out)]
+    if "finetune" in preset:
+        second = json.loads(json.dumps(first))
+        second["train"].update(preset["finetune"], init_from=str(out))
+        stages.append((second, out.with_name(out.name + "-finetune")))
+    return stages
+
+
 def run_preset(name: str, args: argparse.Namespace) -> dict:
     import vaekit
     from vaekit.config import Config
     from vaekit.data import load_split
 
     preset = PRESETS[name]
-    cfg_dict = json.loads(json.dumps(preset["config"]))
-    cfg_dict["train"]["max_minutes"] = args.minutes or preset["minutes"]
-    cfg_dict["train"]["progress"] = False  # one line per epoch in the log instead of a bar
-    if args.epochs:
-        cfg_dict["train"]["epochs"] = args.epochs
-    cfg = Config.from_dict(cfg_dict, source=f"preset {name}")
-    out = Path(args.out or f"runs/bench-{name}")
-    run = vaekit.train(cfg, resume=out) if args.resume else vaekit.train(cfg, out=out)
-    epochs = [r for r in run.metrics if r["kind"] == "epoch"]
+    epochs, stage_epochs = [], []
+    for cfg_dict, out in stage_configs(name, args, Path(args.out or f"runs/bench-{name}")):
+        cfg = Config.from_dict(cfg_dict, source=f"preset {name}")
+        resume = args.resume and (out / "config.json").exists()
+        run = vaekit.train(cfg, resume=out) if resume else vaekit.train(cfg, out=out)
+        offset = epochs[-1]["wall_seconds"] if epochs else 0.0  # wall time is counted across the stages
+        stage = [{**r, "wall_seconds": offset + r["wall_seconds"]} for r in run.metrics if r["kind"] == "epoch"]
+        epochs, stage_epochs = epochs + stage, [*stage_epochs, len(stage)]
     test = load_split(cfg.data, "test")
     res = vaekit.evaluate(run.model, test, k=args.k, limit=args.eval_limit, progress=True)
     return {"preset": name, "about": preset["about"], "published": preset["published"],
             "test_nll": -res["log_likelihood"], "test_elbo": res["elbo"], "active_units": res["active_units"],
             "latent_dim": res["latent_dim"], "k": res["k"], "n": res["n"], "epochs": len(epochs),
             "train_minutes": epochs[-1]["wall_seconds"] / 60, "best_val_elbo": max(r["val_elbo"] for r in epochs),
+            "stage_epochs": stage_epochs,
             "command": f"VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/likelihood.py {name} --write"
                        + (f" --minutes {args.minutes:g}" if args.minutes else "")
                        + (f" --epochs {args.epochs}" if args.epochs else ""),
@@ -92,8 +109,9 @@ def write_doc(results: dict[str, dict]) -> None:
     rows = ["| preset | test NLL (k = 5000) | test ELBO | active units | epochs | training wall time | published |",
             "|---|---|---|---|---|---|---|"]
     for r in results.values():
+        epochs = " + ".join(map(str, r.get("stage_epochs", [r["epochs"]])))  # training + fine-tuning stages
         rows.append(f"| `{r['preset']}`: {r['about']} | {r['test_nll']:.2f} (n = {r['n']}) | {r['test_elbo']:.2f} | "
-                    f"{r['active_units']}/{r['latent_dim']} | {r['epochs']} | {r['train_minutes']:.1f} min | "
+                    f"{r['active_units']}/{r['latent_dim']} | {epochs} | {r['train_minutes']:.1f} min | "
                     f"{r['published']} |")
     cmds = "\n".join(f"- `{r['preset']}` ({r['date']}, {r['machine']}): `{r['command']}`" for r in results.values())
     block = ("## MNIST likelihood (issue 4)\n\nDynamically binarized MNIST: 50k training, model "

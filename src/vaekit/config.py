@@ -183,7 +183,10 @@ class TrainConfig:
     free_bits: float = _f(0.0, "free bits per latent dimension, in nats (Kingma et al. 2016; 0 = off)")
     ema: float = _f(0.0, "decay of an exponential moving average of the weights used for evaluation (0 = off)")
     max_nonfinite: int = _f(20, "stop after this many non-finite steps in a row (each one is skipped)")
-    eval_k: int = _f(0, "importance samples for the validation log-likelihood each epoch (0 = ELBO only)")
+    eval_k: int = _f(0, "importance samples for the validation log-likelihood each epoch, which then also "
+                        "chooses the best checkpoint (0 = ELBO only, and the ELBO chooses)")
+    init_from: str | None = _f(None, "fine-tune: start from the evaluation weights of this run folder's best "
+                                     "checkpoint (same model config; a fresh optimizer and schedules from step 0)")
     seed: int = _f(0, "seed of initialisation, data order, binarization and sampling")
     device: str = _f("cpu", "torch device: cpu, cuda, cuda:1, mps")
     threads: int = _f(0, "torch intra-op threads (0 = torch's default)")

@@ -67,10 +67,15 @@ class Run:
         return read_metrics(RunPaths(self.dir).metrics)
 
 
+def config_changes(saved: Config, cfg: Config, sections: tuple[str, ...] = ("data", "model")) -> list[str]:
+    """The options of `sections` whose values differ between two configs, as section.name."""
+    a, b = saved.to_dict(), cfg.to_dict()
+    return [f"{sec}.{k}" for sec in sections for k in a[sec] if a[sec][k] != b[sec][k]]
+
+
 def check_resumable(saved: Config, cfg: Config, run_dir: Path) -> None:
     """A resumed run may change training options (e.g. more epochs), not its data or model."""
-    a, b = saved.to_dict(), cfg.to_dict()
-    changed = [f"{sec}.{k}" for sec in ("data", "model") for k in a[sec] if a[sec][k] != b[sec][k]]
+    changed = config_changes(saved, cfg)
     if changed:
         raise ConfigError(f"cannot resume {run_dir} with a different data/model config: {', '.join(changed)} "
                           "changed (only training options may change on --resume)")
@@ -111,3 +116,13 @@ def load_run(run_dir: str | Path, which: str = "best", device: str | torch.devic
 def load(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> VAE:
     """The trained model of a run folder, in eval mode: `vaekit.load(run_dir).sample(16)`."""
     return load_run(run_dir, which, device).model
+
+
+def init_weights(model: VAE, cfg: Config, source: Path) -> None:
+    """--init-from: copy the evaluation weights of `source`'s best checkpoint into `model` (fine-tuning,
+    e.g. a VAE continued with the IWAE objective as in Burda et al. 2015, section 5.2)."""
+    changed = config_changes(read_run_config(source), cfg, ("model",))
+    if changed:
+        raise ConfigError(f"--init-from {source}: the run's model config differs from this one "
+                          f"({', '.join(changed)}); fine-tuning needs the same model")
+    model.load_state_dict(load_run(source, "best").model.state_dict())

@@ -34,7 +34,7 @@ from vaekit.errors import ConfigError, TrainingError
 from vaekit.evaluation import validation_elbo
 from vaekit.model import VAE, build_model
 from vaekit.objectives import Terms, beta_at, elbo, iwae_bound
-from vaekit.run import Run, RunPaths, check_resumable, default_run_dir, load_run, read_run_config
+from vaekit.run import Run, RunPaths, check_resumable, default_run_dir, init_weights, load_run, read_run_config
 from vaekit.training import checkpoint as ckpt
 from vaekit.training import distributed
 from vaekit.training.metrics import MetricsLog, NullLog, summary_writer_class, truncate_metrics
@@ -47,7 +47,7 @@ from vaekit.viz.grid import save_grid
 class LoopState:
     epoch: int = 0               # epochs finished
     step: int = 0                # optimizer steps attempted (skipped ones included)
-    best_val_elbo: float = -math.inf
+    best_val: float = -math.inf  # the selection score: val log-likelihood with --eval-k, else val ELBO
     skipped: int = 0             # non-finite steps skipped, in total
     nonfinite_in_row: int = 0
     wall_seconds: float = 0.0    # training + validation time so far, across resumes (for --max-minutes)
@@ -122,6 +122,8 @@ class Trainer:
         self.model = build_model(cfg.model, self.train_data.event_shape, data=first)
         if isinstance(self.train_data, TensorData):
             self.model.init_output_bias(self.train_data.x.mean(0))
+        if t.init_from:
+            init_weights(self.model, cfg, Path(t.init_from))
         self.model.to(self.device)
         self.ema = copy.deepcopy(self.model).requires_grad_(False) if t.ema > 0 else None
         self.params = [p for p in self.model.parameters() if p.requires_grad]
@@ -270,8 +272,10 @@ class Trainer:
         s.epoch = record["epoch"]
         s.wall_seconds += time.perf_counter() - started if started is not None else record["train_seconds"]
         record["wall_seconds"] = s.wall_seconds
-        improved = val["elbo"] > s.best_val_elbo
-        s.best_val_elbo = max(s.best_val_elbo, val["elbo"])
+        # IWAE training lowers the ELBO while it raises log p(x), so with --eval-k the bound chooses
+        score = record.get("val_log_likelihood", val["elbo"])
+        improved = score > s.best_val
+        s.best_val = max(s.best_val, score)
         if self.main:
             if self.train_data.is_image:
                 self._save_pictures(s.epoch)
@@ -321,6 +325,7 @@ class Trainer:
         if self.ema is not None:
             ckpt.load_weights(d / f"{name}-ema.safetensors", self.ema, files.get(f"{name}-ema.safetensors"))
         ckpt.load_optimizer(d / f"{name}-optim.pt", self.opt, files.get(f"{name}-optim.pt"))
+        state.setdefault("best_val", state.get("best_val_elbo", -math.inf))  # its name before --eval-k chose
         self.state = LoopState(**{k: state[k] for k in LoopState.__dataclass_fields__ if k in state})
         if self.main:
             truncate_metrics(self.paths.metrics, self.state.step)
