@@ -19,7 +19,7 @@ from vaekit.errors import ConfigError
 
 DATASETS = ("shapes", "mnist", "folder", "array")
 BINARIZE = ("none", "dynamic", "static")
-ARCHS = ("mlp", "conv")
+ARCHS = ("mlp", "conv", "resnet", "resmlp")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "silu", "softplus")
 LIKELIHOODS = ("bernoulli", "gaussian", "logistic", "logistic_mixture")
 PRIORS = ("standard", "mog", "vamp")
@@ -107,11 +107,17 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    arch: str = _f("mlp", "networks: mlp or conv", flag="model")
-    hidden: list[int] = _f([400], "hidden layer sizes of the MLP (repeat the flag or give a comma list)")
+    arch: str = _f("mlp", "networks: mlp, conv, resnet (residual conv blocks; Kingma et al. 2016, vdvae) or "
+                          "resmlp (a residual MLP: one block per --hidden size after the first, all equal)",
+                   flag="model")
+    hidden: list[int] = _f([400], "hidden layer sizes of the MLP (repeat the flag or give a comma list); "
+                                  "conv, resnet: the first is the width of the linear layer between the feature "
+                                  "map and z; resmlp: all sizes equal")
     # gelu: the reference MNIST model reaches a test ELBO ~3 nats better after one epoch than with relu.
     activation: str = _f("gelu", "activation of the hidden layers: " + ", ".join(ACTIVATIONS))
     channels_base: int = _f(32, "conv: channels of the first conv layer (doubled at each downsampling)")
+    res_blocks: int = _f(1, "resnet: pre-activation residual blocks per resolution level (each starts as the "
+                            "identity)")
     latent_dim: int = _f(20, "size of the latent z")
     latent_layers: list[int] = _f([], "sizes of further stochastic layers above z, bottom to top (a hierarchical "
                                       "VAE; e.g. --latent-dim 100 --latent-layers 50: the IWAE paper's 2 layers)")
@@ -154,6 +160,10 @@ class ModelConfig:
         for h in self.hidden:
             _positive("hidden", h)
         _positive("channels-base", self.channels_base)
+        _positive("res-blocks", self.res_blocks)
+        if self.arch == "resmlp" and len(set(self.hidden)) > 1:
+            raise ConfigError(f"--model resmlp needs equal --hidden sizes (a residual block h + f(h) keeps its "
+                              f"width); got --hidden {','.join(map(str, self.hidden))}")
         _positive("latent-dim", self.latent_dim)
         _positive("sigma", self.sigma)
         _positive("n-classes", self.n_classes, allow_zero=True)

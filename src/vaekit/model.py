@@ -18,7 +18,16 @@ from vaekit.distributions.logistic import DiscretizedLogisticHead, LogisticMixtu
 from vaekit.distributions.priors import MixtureOfGaussiansPrior, VampPrior
 from vaekit.errors import ConfigError
 from vaekit.latents import Latent, VAEOutput
-from vaekit.nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from vaekit.nets import (
+    ConvDecoder,
+    ConvEncoder,
+    MLPDecoder,
+    MLPEncoder,
+    ResMLPDecoder,
+    ResMLPEncoder,
+    ResNetDecoder,
+    ResNetEncoder,
+)
 
 
 def full_precision(h: torch.Tensor) -> torch.Tensor:
@@ -157,9 +166,31 @@ def _conv_nets(cfg: ModelConfig, shape: tuple[int, ...], p: int) -> tuple[nn.Mod
     return enc, dec
 
 
+def _resnet_nets(cfg: ModelConfig, shape: tuple[int, ...], p: int) -> tuple[nn.Module, nn.Module]:
+    if len(shape) != 3:
+        raise ConfigError(f"--model resnet needs image data (C, H, W); this data has shape {shape}")
+    k = cfg.n_classes if cfg.conditional else 0
+    enc = ResNetEncoder(shape, cfg.channels_base, cfg.hidden[0], 2 * cfg.latent_dim, cfg.activation,
+                        blocks=cfg.res_blocks, extra_in=k)
+    dec = ResNetDecoder(cfg.latent_dim + k, cfg.channels_base, cfg.hidden[0], shape, cfg.activation,
+                        params_per_dim=p, blocks=cfg.res_blocks)
+    return enc, dec
+
+
+def _resmlp_nets(cfg: ModelConfig, shape: tuple[int, ...], p: int) -> tuple[nn.Module, nn.Module]:
+    # ModelConfig has checked that the hidden sizes are equal: one residual block per size after the first
+    k = cfg.n_classes if cfg.conditional else 0
+    width, blocks = cfg.hidden[0], len(cfg.hidden) - 1
+    enc = ResMLPEncoder(shape, width, blocks, 2 * cfg.latent_dim, cfg.activation, extra_in=k)
+    dec = ResMLPDecoder(cfg.latent_dim + k, width, blocks, shape, cfg.activation, params_per_dim=p)
+    return enc, dec
+
+
 NETWORKS: dict[str, Callable[[ModelConfig, tuple[int, ...], int], tuple[nn.Module, nn.Module]]] = {
     "mlp": _mlp_nets,
     "conv": _conv_nets,
+    "resnet": _resnet_nets,
+    "resmlp": _resmlp_nets,
 }
 
 LIKELIHOODS: dict[str, Callable[[ModelConfig, tuple[int, ...]], nn.Module]] = {
