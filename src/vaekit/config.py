@@ -129,8 +129,8 @@ class ModelConfig:
     n_mix: int = _f(5, "logistic_mixture: logistic components per sub-pixel")
     min_log_scale: float = _f(-8.0, "logistic likelihoods: lower clamp of the log-scale (PixelCNN++'s -7 on [-1, 1] "
                                     "data is -7.69 on our [0, 1] scale)")
-    prior: str = _f("standard", "p(z): standard (N(0, I)), mog (a learned mixture of Gaussians) or vamp "
-                                "(VampPrior, Tomczak & Welling 2018)")
+    prior: str = _f("standard", "p(z) (of the top layer of a hierarchy): standard (N(0, I)), mog (a learned "
+                                "mixture of Gaussians) or vamp (VampPrior, Tomczak & Welling 2018)")
     prior_components: int = _f(500, "mog / vamp prior: mixture components (vamp: pseudo-inputs; the paper uses 500)")
     variance: str = _f("global", "gaussian p(x|z) variance: fixed (--sigma), global (one learned), "
                                  "per_dim (one learned per data dimension)")
@@ -149,9 +149,9 @@ class ModelConfig:
         _choice("prior", self.prior, PRIORS)
         _positive("n-mix", self.n_mix)
         _positive("prior-components", self.prior_components)
-        if self.prior != "standard" and self.latent_layers:
-            raise ConfigError(f"--prior {self.prior} with --latent-layers is not supported yet: the top layer of a "
-                              "hierarchical VAE has the standard normal prior")
+        if self.prior == "vamp" and self.latent_layers and self.inference != "top_down":
+            raise ConfigError("--prior vamp with --latent-layers needs --inference top_down: its components are "
+                              "the top posterior q(z_L|u), a Gaussian of the input only in top-down inference")
         for name in ("latent_layers", "layer_hidden"):
             for h in getattr(self, name):
                 _positive(name.replace("_", "-"), h)

@@ -1,4 +1,6 @@
-"""Hierarchical VAEs: stochastic layers z_1 (read by the decoder) ... z_L (top, p(z_L) = N(0, I)).
+"""Hierarchical VAEs: stochastic layers z_1 (read by the decoder) ... z_L (top, p(z_L) = N(0, I), or a
+learned prior: a mixture of Gaussians, or the VampPrior of the top posterior as in Tomczak & Welling's
+2-layer HVAE, 2018, sec. 3.3).
 
 Generative model (both kinds): p(z_L) Π_l p(z_l | z_{l+1}) p(x | z_1), each p(z_l | z_{l+1}) a diagonal
 Gaussian from an MLP.
@@ -17,7 +19,7 @@ import torch
 from torch import nn
 
 from vaekit.config import ModelConfig
-from vaekit.distributions import DiagonalGaussian, StandardNormal
+from vaekit.distributions import DiagonalGaussian, StandardNormal, VampPrior
 from vaekit.latents import Latent, VAEOutput
 from vaekit.model import GenerativeAPI, full_precision
 from vaekit.nets import mlp
@@ -31,20 +33,27 @@ def gaussian(h: torch.Tensor) -> DiagonalGaussian:
 
 class HierarchicalVAE(GenerativeAPI, nn.Module):
     def __init__(self, cfg: ModelConfig, event_shape: tuple[int, ...], encoder: nn.Module, decoder: nn.Module,
-                 likelihood: nn.Module) -> None:
+                 likelihood: nn.Module, prior: nn.Module | None = None) -> None:
         super().__init__()
         self.dims = [cfg.latent_dim, *cfg.latent_layers]  # bottom -> top
         self.latent_dim = cfg.latent_dim
         self.event_shape = tuple(event_shape)
         self.top_down = cfg.inference == "top_down"
         self.encoder, self.decoder, self.likelihood_head = encoder, decoder, likelihood
-        self.prior = StandardNormal(self.dims[-1])
+        self.prior = StandardNormal(self.dims[-1]) if prior is None else prior
+        if isinstance(self.prior, VampPrior):  # p(z_L) = (1/K) Σ_k q(z_L | u_k)
+            self.prior.bind(self.top_posterior)
+        self.prior_analytic = isinstance(self.prior, StandardNormal)  # else the top KL is Monte-Carlo
         hid, act = cfg.layer_hidden, cfg.activation
         pairs = list(zip(self.dims[:-1], self.dims[1:], strict=True))
         # up: q(z_{l+1}|z_l) (bottom-up) or the deterministic feature path d_l -> d_{l+1} (top-down)
         self.up = nn.ModuleList(mlp([2 * lo if self.top_down else lo, *hid, 2 * hi], act) for lo, hi in pairs)
         self.down = nn.ModuleList(mlp([hi, *reversed(hid), 2 * lo], act) for lo, hi in pairs)  # p(z_l|z_{l+1})
         self.merge = nn.ModuleList(mlp([4 * lo, *hid, 2 * lo], act) for lo, _ in pairs) if self.top_down else None
+
+    def top_posterior(self, x: torch.Tensor) -> DiagonalGaussian:
+        """q(z_L | x) of top-down inference, a Gaussian of x alone: the VampPrior's components."""
+        return gaussian(self.bottom_up(x)[-1])
 
     def bottom_up(self, x: torch.Tensor, y: None = None) -> list[torch.Tensor]:
         """Encoder outputs reused across sample chunks: [q(z_1|x) params] or the features d_1..d_L."""
@@ -69,13 +78,14 @@ class HierarchicalVAE(GenerativeAPI, nn.Module):
             zs.append(qs[-1].rsample(generator=gen))
         ps = [gaussian(down(z)) for down, z in zip(self.down, zs[1:], strict=True)] + [self.prior]
         top = len(zs) - 1
-        return [Latent(z, q, p, analytic=(i == top)) for i, (z, q, p) in enumerate(zip(zs, qs, ps, strict=True))]
+        return [Latent(z, q, p, analytic=(i == top and self.prior_analytic))
+                for i, (z, q, p) in enumerate(zip(zs, qs, ps, strict=True))]
 
     def _top_down(self, d: list[torch.Tensor], s: int, gen: torch.Generator | None,
                   use_means: bool = False) -> list[Latent]:
         q = gaussian(d[-1])  # q(z_L | x)
         z = q.mean.expand(s, *q.mean.shape) if use_means else q.rsample(s, generator=gen)  # (S, B, D_L)
-        latents = [Latent(z, q, self.prior, analytic=True)]
+        latents = [Latent(z, q, self.prior, analytic=self.prior_analytic)]
         for l in reversed(range(len(self.down))):
             p_params = self.down[l](z)                                 # (S, B, 2 D_l)
             feats = d[l].expand(z.shape[0], *d[l].shape)               # (S, B, 2 D_l)
@@ -93,7 +103,7 @@ class HierarchicalVAE(GenerativeAPI, nn.Module):
         return DiagonalGaussian(q.mean[0], q.logvar[0])  # (B, D_1)
 
     def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Ancestral sampling z_L ~ N(0, I), z_l ~ p(z_l | z_{l+1}); returns z_1 (n, D_1)."""
+        """Ancestral sampling z_L ~ p(z_L), z_l ~ p(z_l | z_{l+1}); returns z_1 (n, D_1)."""
         p = next(self.parameters())
         z = self.prior.sample(n, generator=generator, device=p.device, dtype=p.dtype)
         for down in reversed(self.down):

@@ -200,11 +200,12 @@ LIKELIHOODS: dict[str, Callable[[ModelConfig, tuple[int, ...]], nn.Module]] = {
     "logistic_mixture": lambda cfg, shape: LogisticMixtureHead(shape, cfg.n_mix, cfg.min_log_scale),
 }
 
-PRIORS: dict[str, Callable[[ModelConfig, tuple[int, ...], torch.Tensor | None], nn.Module | None]] = {
-    "standard": lambda cfg, shape, data: None,
-    "mog": lambda cfg, shape, data: MixtureOfGaussiansPrior(cfg.latent_dim, cfg.prior_components),
+# p(z) of the top stochastic layer, of size `dim`; None: the standard normal
+PRIORS: dict[str, Callable[[ModelConfig, int, tuple[int, ...], torch.Tensor | None], nn.Module | None]] = {
+    "standard": lambda cfg, dim, shape, data: None,
+    "mog": lambda cfg, dim, shape, data: MixtureOfGaussiansPrior(dim, cfg.prior_components),
     # pseudo-inputs start at training items (Tomczak & Welling 2018, sec. 3.2), else uniform noise
-    "vamp": lambda cfg, shape, data: VampPrior(cfg.latent_dim, cfg.prior_components, shape, init=data),
+    "vamp": lambda cfg, dim, shape, data: VampPrior(dim, cfg.prior_components, shape, init=data),
 }
 
 
@@ -213,12 +214,12 @@ def build_model(cfg: ModelConfig, event_shape: tuple[int, ...], data: torch.Tens
     or a hierarchy when `latent_layers` is set. `data`: training items a VampPrior starts from."""
     head = LIKELIHOODS[cfg.likelihood](cfg, tuple(event_shape))
     enc, dec = NETWORKS[cfg.arch](cfg, tuple(event_shape), head.params_per_dim)
+    prior = PRIORS[cfg.prior](cfg, [cfg.latent_dim, *cfg.latent_layers][-1], tuple(event_shape), data)
     if cfg.latent_layers:
         from vaekit.hierarchical import HierarchicalVAE
 
-        return HierarchicalVAE(cfg, tuple(event_shape), enc, dec, head)
+        return HierarchicalVAE(cfg, tuple(event_shape), enc, dec, head, prior)
     vae = VAE(enc, dec, head, cfg.latent_dim, event_shape, n_classes=cfg.n_classes if cfg.conditional else 0)
-    prior = PRIORS[cfg.prior](cfg, tuple(event_shape), data)
     if prior is not None:
         vae.prior = prior.bind(vae.posterior) if isinstance(prior, VampPrior) else prior
     return vae

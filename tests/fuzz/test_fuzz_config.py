@@ -37,6 +37,7 @@ OUT_OF_RANGE = {
     "latent_layers": st.lists(NON_POSITIVE, min_size=1, max_size=3),
     "layer_hidden": st.lists(NON_POSITIVE, min_size=1, max_size=3),
     "channels_base": NON_POSITIVE, "latent_dim": NON_POSITIVE, "n_mix": NON_POSITIVE, "prior_components": NON_POSITIVE,
+    "res_blocks": NON_POSITIVE,
     "sigma": st.floats(max_value=0.0, allow_infinity=False), "lr": st.floats(max_value=0.0, allow_infinity=False),
     "ema": NEGATIVE_FLOAT | st.floats(min_value=1.0, allow_infinity=False),
     "lr_min_ratio": NEGATIVE_FLOAT | st.floats(min_value=1.0, exclude_min=True, allow_infinity=False),
