@@ -12,7 +12,6 @@ import signal
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 
 from hypothesis import HealthCheck, settings
 
@@ -22,7 +21,9 @@ CASE_SECONDS = 20  # a hang fails after this; a normal case takes milliseconds
 # Parent settings of every fuzz test (each sets its own max_examples). CI replays the same examples every run,
 # so that a failure there is reproducible; locally each run explores anew. Not a loaded profile: other
 # hypothesis tests keep their own settings.
-FUZZ = settings(deadline=timedelta(seconds=5), print_blob=True,
+# No hypothesis deadline: it is a timing assertion that fails on a loaded machine (a deeply nested YAML example
+# took 5.2 s with another job running); a real hang is what CASE_SECONDS catches.
+FUZZ = settings(deadline=None, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
                 derandomize=os.environ.get("CI") == "true")
 
