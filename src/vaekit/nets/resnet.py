@@ -50,17 +50,22 @@ def widths(channels_base: int, levels: int) -> list[int]:
     return [channels_base * 2 ** max(i - 1, 0) for i in range(levels + 1)]
 
 
+def pyramid(event_shape: tuple[int, ...], channels_base: int) -> tuple[int, list[int], list[int], list[int]]:
+    """(channels C, heights, widths, feature channels) at each resolution level of a (C, H, W) image."""
+    c, h, w = event_shape
+    sizes_h, sizes_w = down_sizes(h), down_sizes(w)
+    levels = min(len(sizes_h), len(sizes_w)) - 1
+    return c, sizes_h, sizes_w, widths(channels_base, levels)
+
+
 class ResNetEncoder(nn.Module):
     """x (B, C, H, W) [+ c (B, extra_in)] -> (B, out_dim)."""
 
     def __init__(self, event_shape: tuple[int, ...], channels_base: int, hidden: int, out_dim: int,
                  activation: str, blocks: int = 1, extra_in: int = 0) -> None:
         super().__init__()
-        c, h, w = event_shape
-        sizes_h, sizes_w = down_sizes(h), down_sizes(w)
-        levels = min(len(sizes_h), len(sizes_w)) - 1
-        ch = widths(channels_base, levels)
-        act = ACTIVATIONS[activation]
+        c, sizes_h, sizes_w, ch = pyramid(event_shape, channels_base)
+        levels, act = len(ch) - 1, ACTIVATIONS[activation]
         layers: list[nn.Module] = [conv3x3(c, ch[0])]
         for i in range(levels + 1):
             layers.append(res_stage(ch[i], blocks, activation))
@@ -84,11 +89,8 @@ class ResNetDecoder(nn.Module):
     def __init__(self, latent_dim: int, channels_base: int, hidden: int, event_shape: tuple[int, ...],
                  activation: str, params_per_dim: int = 1, blocks: int = 1) -> None:
         super().__init__()
-        c, h, w = event_shape
-        sizes_h, sizes_w = down_sizes(h), down_sizes(w)
-        levels = min(len(sizes_h), len(sizes_w)) - 1
-        ch = widths(channels_base, levels)
-        act = ACTIVATIONS[activation]
+        c, sizes_h, sizes_w, ch = pyramid(event_shape, channels_base)
+        levels, act = len(ch) - 1, ACTIVATIONS[activation]
         self.start = (ch[levels], sizes_h[levels], sizes_w[levels])
         self.head = nn.Sequential(nn.Linear(latent_dim, hidden), act(),
                                   nn.Linear(hidden, self.start[0] * self.start[1] * self.start[2]))
