@@ -132,7 +132,8 @@ def write_doc(results: dict[str, dict]) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("preset", choices=sorted(PRESETS))
-    p.add_argument("--minutes", type=float, help="training budget in minutes (default: the preset's)")
+    p.add_argument("--minutes", type=float, help="training budget in minutes of the first stage (default: the "
+                   "preset's; a fine-tuning stage has its own)")
     p.add_argument("--epochs", type=int, help="override the preset's epochs (the cosine schedule's length)")
     p.add_argument("--out", help="run folder (default: runs/bench-PRESET)")
     p.add_argument("--resume", action="store_true", help="continue the run folder from its last epoch")

@@ -121,7 +121,11 @@ def load(run_dir: str | Path, which: str = "best", device: str | torch.device = 
 def init_weights(model: VAE, cfg: Config, source: Path) -> None:
     """--init-from: copy the evaluation weights of `source`'s best checkpoint into `model` (fine-tuning,
     e.g. a VAE continued with the IWAE objective as in Burda et al. 2015, section 5.2)."""
-    changed = config_changes(read_run_config(source), cfg, ("model",))
+    try:
+        saved = read_run_config(source)
+    except CheckpointError as e:  # name the option: the folder alone does not say where it came from
+        raise CheckpointError(f"--init-from: {e}") from None
+    changed = config_changes(saved, cfg, ("model",))
     if changed:
         raise ConfigError(f"--init-from {source}: the run's model config differs from this one "
                           f"({', '.join(changed)}); fine-tuning needs the same model")

@@ -33,7 +33,7 @@ def test_init_from_refuses_another_model_or_a_missing_folder(tmp_path, base_run)
     cfg.model.latent_dim = 5
     with pytest.raises(ConfigError, match=r"model\.latent_dim"):
         vaekit.train(cfg, out=tmp_path / "a")
-    with pytest.raises(CheckpointError, match="does not exist"):
+    with pytest.raises(CheckpointError, match=r"--init-from: run folder .* does not exist"):
         vaekit.train(tiny_config(init_from=str(tmp_path / "nowhere")), out=tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # nothing written
 
