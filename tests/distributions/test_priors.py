@@ -119,6 +119,27 @@ def test_chunked_equals_unchunked_with_gradients() -> None:
         torch.testing.assert_close(a, b)
 
 
+def test_no_grad_matmul_path_equals_broadcast() -> None:
+    """Evaluation (no gradients) expands the square in float64; it must match the exact broadcast form,
+    also for a narrow component far out (σ = 0.02, μ ~ 10: terms ~1e7 that cancel to ~10) and across chunks."""
+    from vaekit.distributions.priors import _mixture_chunk
+
+    g = torch.Generator().manual_seed(4)
+    means = torch.cat([torch.randn((6, 32), generator=g) * 2, 10 + torch.randn((1, 32), generator=g)])
+    logvars = torch.cat([torch.randn((6, 32), generator=g) * 0.5, torch.full((1, 32), 2 * math.log(0.02))])
+    log_w = torch.randn(7, generator=g).log_softmax(0)
+    z = torch.cat([torch.randn((5, 9, 32), generator=g) * 2, means[-1].expand(1, 9, 32) + 0.01])  # (6, 9, 32)
+    ref = _mixture_chunk(z.reshape(-1, 32).double(), means.double(), torch.exp(-logvars.double()),
+                         (log_w - 0.5 * (32 * math.log(2 * math.pi) + logvars.sum(-1))).double())
+    with torch.no_grad():
+        for max_elements in (2**22, 14 * 5):  # one chunk; 5 rows per chunk
+            got = gaussian_mixture_log_prob(z, means, logvars, log_w, max_elements=max_elements)
+            assert got.shape == (6, 9) and got.dtype == torch.float32
+            torch.testing.assert_close(got.double(), ref.view(6, 9).float().double(), rtol=1e-6, atol=1e-4)
+    grad_path = gaussian_mixture_log_prob(z, means.requires_grad_(), logvars, log_w)  # the broadcast form
+    torch.testing.assert_close(grad_path.detach().double(), ref.view(6, 9), rtol=1e-5, atol=1e-3)
+
+
 def check_moments(draws: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, variances: torch.Tensor) -> None:
     """Sample mean and variance of (n, D) draws against the mixture's, within 5 standard errors."""
     n = draws.shape[0]
