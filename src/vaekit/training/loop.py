@@ -188,10 +188,13 @@ class Trainer:
         terms = _terms(fn(x, beta, y))
         self.opt.zero_grad(set_to_none=True)
         (terms.loss * weight if weight != 1.0 else terms.loss).backward()
+        # foreach: one kernel for all the gradients' norms instead of one per tensor (~0.25 ms a step here)
+        foreach = True if self.device.type in ("cpu", "cuda") else None  # None: torch decides
         if t.grad_clip > 0:
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.params, t.grad_clip)
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.params, t.grad_clip, foreach=foreach)
         else:  # the norm alone, for the finiteness check (clipping at inf would rescale every grad by 1)
-            grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
+            grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None],
+                                                      foreach=foreach)
         s.step += 1
         bad = ~(torch.isfinite(terms.loss.detach()) & torch.isfinite(grad_norm))
         if self.dist.enabled:  # every rank skips together (the norm of the all-reduced gradient agrees)
