@@ -25,6 +25,19 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "likelihood_results.json"
 MNIST = {"dataset": "mnist", "binarize": "dynamic"}
 
+# The 60-minute presets share their network and schedules (epochs aside: what each one's step cost fits).
+TOP_DOWN_2LAYER = {"hidden": [512, 512], "latent_dim": 64, "latent_layers": [32], "layer_hidden": [256, 256],
+                   "inference": "top_down"}
+# float32: bf16 pays only on CPUs with native bf16 matmuls (see docs/benchmarks.md)
+TOP_DOWN_TRAIN = {"batch_size": 128, "lr": 2e-3, "schedule": "cosine", "lr_min_ratio": 0.02, "warmup_steps": 20000,
+                  "ema": 0.999, "grad_clip": 200.0}
+# The ELBO-trained VAE continued with the IWAE bound (Burda et al. 2015, sec. 5.2): measured here from the
+# 85.09-nat VAE, 8 minutes of it gained 0.34 nats (k = 5) and 0.39 (k = 20) on 1,000 test images. The best
+# epoch is chosen by the validation bound at k = 20, which IWAE training raises while it lowers the ELBO.
+# 42 + 18 minutes: the 60-minute budget.
+IWAE_FINETUNE = {"objective": "iwae", "iwae_k": 10, "lr": 3e-4, "lr_min_ratio": 0.1, "warmup_steps": 0,
+                 "max_minutes": 18, "eval_k": 20}
+
 # Each preset is a configuration of the shared pieces. The IWAE paper trained with batch 20 and the
 # schedule lr = 1e-3 * 10^(-i/7) for 3^i epochs, i = 0..7 (3,280 epochs); here a cosine decay over the
 # epochs that fit the budget, and batch 100 (larger matmuls run faster on a CPU).
@@ -53,33 +66,18 @@ PRESETS: dict[str, dict] = {
                  "fine-tuning",
         "published": "target ≤ 84.0 (stretch ≤ 82.0)",
         "minutes": 42,
-        "config": {"data": MNIST,
-                   "model": {"hidden": [512, 512], "latent_dim": 64, "latent_layers": [32],
-                             "layer_hidden": [256, 256], "inference": "top_down"},
-                   # float32: bf16 pays only on CPUs with native bf16 matmuls (see docs/benchmarks.md)
-                   "train": {"epochs": 180, "batch_size": 128, "lr": 2e-3, "schedule": "cosine",
-                             "lr_min_ratio": 0.02, "warmup_steps": 20000, "ema": 0.999, "grad_clip": 200.0}},
-        # The ELBO-trained VAE continued with the IWAE bound (Burda et al. 2015, sec. 5.2): measured here
-        # from the 85.09-nat VAE, 8 minutes of it gained 0.34 nats (k = 5) and 0.39 (k = 20) on 1,000 test
-        # images. The best epoch is chosen by the validation bound at k = 20, which IWAE training raises
-        # while it lowers the ELBO. 42 + 18 minutes: the 60-minute budget.
-        "finetune": {"objective": "iwae", "iwae_k": 10, "lr": 3e-4, "lr_min_ratio": 0.1, "warmup_steps": 0,
-                     "epochs": 22, "max_minutes": 18, "eval_k": 20},
+        "config": {"data": MNIST, "model": TOP_DOWN_2LAYER, "train": {**TOP_DOWN_TRAIN, "epochs": 180}},
+        "finetune": {**IWAE_FINETUNE, "epochs": 22},
     },
     "hvae-vamp-1h": {
         "about": "best-cpu-1h with a VampPrior (100 pseudo-inputs) on the top layer",
         "published": "HVAE + VampPrior 83.19, HVAE 85.91 (Tomczak & Welling 2018)",
         "minutes": 42,
-        "config": {"data": MNIST,
-                   "model": {"hidden": [512, 512], "latent_dim": 64, "latent_layers": [32],
-                             "layer_hidden": [256, 256], "inference": "top_down", "prior": "vamp",
-                             "prior_components": 100},
-                   # the pseudo-inputs' bottom-up pass makes a step ~1.3x dearer than best-cpu-1h's (measured
-                   # 3,700 vs 4,900 images/s): 130 epochs fit the 42 minutes
-                   "train": {"epochs": 130, "batch_size": 128, "lr": 2e-3, "schedule": "cosine",
-                             "lr_min_ratio": 0.02, "warmup_steps": 20000, "ema": 0.999, "grad_clip": 200.0}},
-        "finetune": {"objective": "iwae", "iwae_k": 10, "lr": 3e-4, "lr_min_ratio": 0.1, "warmup_steps": 0,
-                     "epochs": 20, "max_minutes": 18, "eval_k": 20},
+        # the pseudo-inputs' bottom-up pass makes a step ~1.3x dearer than best-cpu-1h's (measured 3,700 vs
+        # 4,900 images/s): 130 epochs fit the 42 minutes
+        "config": {"data": MNIST, "model": {**TOP_DOWN_2LAYER, "prior": "vamp", "prior_components": 100},
+                   "train": {**TOP_DOWN_TRAIN, "epochs": 130}},
+        "finetune": {**IWAE_FINETUNE, "epochs": 20},
     },
 }
 
