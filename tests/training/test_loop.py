@@ -73,6 +73,20 @@ def test_ema_weights_are_evaluated_and_saved(tmp_path):
     assert max(diffs) > 1e-4  # the EMA copy lags the raw weights
 
 
+def test_ema_after_each_step_is_the_lerp_of_the_previous_ema_and_the_new_weights(tmp_path):
+    # EMA_t = d EMA_{t-1} + (1 - d) θ_t, for every tensor, after every optimizer step
+    trainer = loop.Trainer(tiny_config(ema=0.9), tmp_path / "run")
+    x = trainer.train_data.x[:32]
+    for _ in range(2):
+        before = [p.detach().clone() for p in trainer.ema.parameters()]
+        assert trainer.train_step(x) is not None
+        for e, b, p in zip(trainer.ema.parameters(), before, trainer.model.parameters(), strict=True):
+            torch.testing.assert_close(e, 0.9 * b + 0.1 * p, rtol=1e-6, atol=1e-7)
+    pairs = zip(trainer.ema.parameters(), trainer.model.parameters(), strict=True)
+    # the steps moved the weights away from their average, so the check above is not 0 == 0
+    assert max(float((e - p).abs().max()) for e, p in pairs) > 1e-4
+
+
 def test_nonfinite_steps_are_skipped_counted_and_bounded(tmp_path, monkeypatch):
     real = loop.objective
     calls = {"n": 0}

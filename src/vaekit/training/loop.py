@@ -210,9 +210,8 @@ class Trainer:
         s.nonfinite_in_row = 0
         self.opt.step()
         if self.ema is not None:
-            with torch.no_grad():
-                for pe, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
-                    pe.lerp_(p, 1.0 - t.ema)
+            with torch.no_grad():  # one foreach call for every tensor, as torch.optim.swa_utils' EMA does
+                torch._foreach_lerp_(list(self.ema.parameters()), list(self.model.parameters()), 1.0 - t.ema)
         return terms
 
     # --- one epoch ------------------------------------------------------------------------------
