@@ -21,7 +21,7 @@ DATASETS = ("shapes", "mnist", "folder", "array")
 BINARIZE = ("none", "dynamic", "static")
 ARCHS = ("mlp", "conv", "resnet", "resmlp")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "silu", "softplus")
-LIKELIHOODS = ("bernoulli", "gaussian", "logistic", "logistic_mixture")
+LIKELIHOODS = ("bernoulli", "bernoulli_ar", "gaussian", "logistic", "logistic_mixture")
 PRIORS = ("standard", "mog", "vamp")
 VARIANCES = ("fixed", "global", "per_dim")
 KL_ESTIMATORS = ("analytic", "mc")
@@ -124,8 +124,11 @@ class ModelConfig:
     layer_hidden: list[int] = _f([100, 100], "hierarchical VAE: hidden sizes of the MLPs between stochastic layers")
     inference: str = _f("bottom_up", "hierarchical VAE inference: bottom_up (Burda et al. 2015) or top_down "
                                      "(Ladder VAE, Sønderby et al. 2016)")
-    likelihood: str = _f("bernoulli", "p(x|z): bernoulli (binary or [0,1] data, from logits), gaussian, or for "
+    likelihood: str = _f("bernoulli", "p(x|z): bernoulli (binary or [0,1] data, from logits), bernoulli_ar (the same "
+                                      "with an autoregressive term over the preceding pixels), gaussian, or for "
                                       "8-bit images logistic / logistic_mixture (discretized, Salimans et al. 2017)")
+    ar_context: int = _f(56, "bernoulli_ar: pixels before each pixel, in raster order, that its logit reads "
+                             "(56: two rows of a 28x28 image)")
     n_mix: int = _f(5, "logistic_mixture: logistic components per sub-pixel")
     min_log_scale: float = _f(-8.0, "logistic likelihoods: lower clamp of the log-scale (PixelCNN++'s -7 on [-1, 1] "
                                     "data is -7.69 on our [0, 1] scale)")
@@ -135,6 +138,9 @@ class ModelConfig:
     variance: str = _f("global", "gaussian p(x|z) variance: fixed (--sigma), global (one learned), "
                                  "per_dim (one learned per data dimension)")
     sigma: float = _f(1.0, "gaussian p(x|z): the fixed standard deviation, or the initial one")
+    dropout: float = _f(0.0, "mlp: dropout rate after each hidden layer of the generative networks, p(x|z) and "
+                             "a hierarchy's p(z_l|z_{l+1}), in training only (0 = off): a regulariser of the "
+                             "decoder, which overfits before the encoder does")
     conditional: bool = _f(False, "class-conditional VAE (Sohn et al. 2015): encoder and decoder also see the "
                                   "one-hot class label; needs data with integer class labels")
     n_classes: int = _f(0, "conditional VAE: number of classes (0 = from the training labels)")
@@ -148,6 +154,7 @@ class ModelConfig:
         _choice("inference", self.inference, INFERENCE)
         _choice("prior", self.prior, PRIORS)
         _positive("n-mix", self.n_mix)
+        _positive("ar-context", self.ar_context)
         _positive("prior-components", self.prior_components)
         if self.prior == "vamp" and self.latent_layers and self.inference != "top_down":
             raise ConfigError("--prior vamp with --latent-layers needs --inference top_down: its components are "
@@ -165,6 +172,10 @@ class ModelConfig:
             raise ConfigError(f"--model resmlp needs equal --hidden sizes (a residual block h + f(h) keeps its "
                               f"width); got --hidden {','.join(map(str, self.hidden))}")
         _positive("latent-dim", self.latent_dim)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout={self.dropout} must lie in [0, 1)")
+        if self.dropout > 0 and self.arch != "mlp":
+            raise ConfigError(f"--dropout applies to --model mlp networks only, not --model {self.arch}")
         _positive("sigma", self.sigma)
         _positive("n-classes", self.n_classes, allow_zero=True)
         if self.conditional and (self.latent_layers or self.prior == "vamp"):
@@ -182,7 +193,8 @@ class TrainConfig:
     schedule: str = _f("constant", "learning-rate schedule: constant or cosine (decay to lr * lr-min-ratio)")
     lr_warmup_steps: int = _f(0, "linear learning-rate warm-up, in steps")
     lr_min_ratio: float = _f(0.1, "cosine schedule: final lr as a fraction of --lr")
-    weight_decay: float = _f(0.0, "AdamW weight decay")
+    weight_decay: float = _f(0.0, "AdamW's decoupled weight decay (Loshchilov & Hutter 2019) of the layers' weight "
+                                  "matrices; biases and the priors' parameters are not decayed (0 = plain Adam)")
     grad_clip: float = _f(0.0, "clip the gradient norm at this value (0 = off)")
     objective: str = _f("elbo", "training objective: elbo, or iwae (Burda et al. 2015) with --iwae-k samples")
     iwae_k: int = _f(5, "iwae objective: importance samples per data point")

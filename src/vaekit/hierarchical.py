@@ -48,7 +48,8 @@ class HierarchicalVAE(GenerativeAPI, nn.Module):
         pairs = list(zip(self.dims[:-1], self.dims[1:], strict=True))
         # up: q(z_{l+1}|z_l) (bottom-up) or the deterministic feature path d_l -> d_{l+1} (top-down)
         self.up = nn.ModuleList(mlp([2 * lo if self.top_down else lo, *hid, 2 * hi], act) for lo, hi in pairs)
-        self.down = nn.ModuleList(mlp([hi, *reversed(hid), 2 * lo], act) for lo, hi in pairs)  # p(z_l|z_{l+1})
+        self.down = nn.ModuleList(mlp([hi, *reversed(hid), 2 * lo], act, cfg.dropout)  # p(z_l|z_{l+1})
+                                  for lo, hi in pairs)
         self.merge = nn.ModuleList(mlp([4 * lo, *hid, 2 * lo], act) for lo, _ in pairs) if self.top_down else None
 
     def top_posterior(self, x: torch.Tensor) -> DiagonalGaussian:

@@ -13,7 +13,13 @@ import torch
 from torch import nn
 
 from vaekit.config import ModelConfig
-from vaekit.distributions import BernoulliHead, DiagonalGaussian, GaussianHead, StandardNormal
+from vaekit.distributions import (
+    AutoregressiveBernoulliHead,
+    BernoulliHead,
+    DiagonalGaussian,
+    GaussianHead,
+    StandardNormal,
+)
 from vaekit.distributions.logistic import DiscretizedLogisticHead, LogisticMixtureHead
 from vaekit.distributions.priors import MixtureOfGaussiansPrior, VampPrior
 from vaekit.errors import ConfigError
@@ -152,7 +158,7 @@ class VAE(GenerativeAPI, nn.Module):
 def _mlp_nets(cfg: ModelConfig, shape: tuple[int, ...], p: int) -> tuple[nn.Module, nn.Module]:
     k = cfg.n_classes if cfg.conditional else 0  # one-hot label inputs of a conditional model
     enc = MLPEncoder(shape, cfg.hidden, 2 * cfg.latent_dim, cfg.activation, extra_in=k)
-    dec = MLPDecoder(cfg.latent_dim + k, cfg.hidden, shape, cfg.activation, params_per_dim=p)
+    dec = MLPDecoder(cfg.latent_dim + k, cfg.hidden, shape, cfg.activation, params_per_dim=p, dropout=cfg.dropout)
     return enc, dec
 
 
@@ -195,6 +201,7 @@ NETWORKS: dict[str, Callable[[ModelConfig, tuple[int, ...], int], tuple[nn.Modul
 
 LIKELIHOODS: dict[str, Callable[[ModelConfig, tuple[int, ...]], nn.Module]] = {
     "bernoulli": lambda cfg, shape: BernoulliHead(shape),
+    "bernoulli_ar": lambda cfg, shape: AutoregressiveBernoulliHead(shape, cfg.ar_context),
     "gaussian": lambda cfg, shape: GaussianHead(shape, cfg.variance, cfg.sigma),
     "logistic": lambda cfg, shape: DiscretizedLogisticHead(shape, cfg.min_log_scale),
     "logistic_mixture": lambda cfg, shape: LogisticMixtureHead(shape, cfg.n_mix, cfg.min_log_scale),

@@ -14,13 +14,16 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-def mlp(sizes: list[int], activation: str) -> nn.Sequential:
-    """Linear layers of the given sizes with `activation` between them (none after the last)."""
+def mlp(sizes: list[int], activation: str, dropout: float = 0.0) -> nn.Sequential:
+    """Linear layers of the given sizes with `activation` between them (none after the last), each hidden
+    activation followed by dropout (Srivastava et al. 2014) when `dropout` > 0, active in training only."""
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(pairwise(sizes)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(ACTIVATIONS[activation]())
+            if dropout > 0:  # no module at 0, so the weights' names stay those of earlier checkpoints
+                layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
 
@@ -43,11 +46,11 @@ class MLPDecoder(nn.Module):
     """z (N, latent) -> (N, params_per_dim * prod(event)) reshaped to (N, P*C, ...) / (N, *event)."""
 
     def __init__(self, latent_dim: int, hidden: list[int], event_shape: tuple[int, ...], activation: str,
-                 params_per_dim: int = 1) -> None:
+                 params_per_dim: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
         self.out_shape = (params_per_dim * event_shape[0], *event_shape[1:]) if params_per_dim > 1 \
             else tuple(event_shape)
-        self.net = mlp([latent_dim, *reversed(hidden), math.prod(self.out_shape)], activation)
+        self.net = mlp([latent_dim, *reversed(hidden), math.prod(self.out_shape)], activation, dropout)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(z.shape[0], *self.out_shape)  # (N, *out_shape)
