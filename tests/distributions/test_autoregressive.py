@@ -12,6 +12,7 @@ import vaekit
 from tests.conftest import tiny_config
 from vaekit.config import ModelConfig
 from vaekit.distributions import AutoregressiveBernoulliHead, BernoulliLogits
+from vaekit.errors import ConfigError
 
 SHAPE = (1, 2, 3)  # D = 6: all 64 binary images can be listed
 
@@ -77,3 +78,8 @@ def test_autoregressive_model_trains_and_round_trips(tmp_path):
     assert torch.equal(loaded.sample(3, g()), run.model.sample(3, g()))
     x = torch.rand(4, 1, 16, 16)
     assert torch.equal(loaded.log_likelihood(x, k=10, generator=g()), run.model.log_likelihood(x, k=10, generator=g()))
+
+
+def test_data_too_large_for_the_dense_weight_is_refused():
+    with pytest.raises(ConfigError, match=r"bernoulli_ar .*\(3, 64, 64\)"):
+        AutoregressiveBernoulliHead((3, 64, 64), 112)
