@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from vaekit import denormals
 from vaekit.compiling import CompiledOrEager
 from vaekit.data import TensorData, fixed_binarization, iterate_batches
 from vaekit.objectives import iwae_bound, layer_kl, log_weights
@@ -46,7 +47,8 @@ def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_s
     totals: dict[str, Any] = {"elbo": 0.0, "log_likelihood": 0.0, "kl": 0.0, "means": []}
     bar = tqdm(total=len(data), desc=f"evaluate k={k}", unit="x", disable=not progress, leave=False)
     device = next(model.parameters()).device
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    rng = torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+    with rng, denormals.flush_denormals(device.type == "cpu"):  # see vaekit.denormals
         torch.manual_seed(seed)
         for x, labels in iterate_batches(data, bs, shuffle=False, generator=torch.Generator().manual_seed(seed)):
             y = labels.to(device) if getattr(model, "n_classes", 0) else None  # log p(x|y) of a conditional model

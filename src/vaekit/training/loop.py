@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from vaekit import denormals
 from vaekit.compiling import CompiledOrEager
 from vaekit.config import Config, save_config
 from vaekit.data import TensorData, class_count, iterate_batches, load_split
@@ -335,7 +336,8 @@ class Trainer:
         log: MetricsLog | NullLog = NullLog()
         if self.main:
             log = MetricsLog(self.paths.metrics, self.paths.root / "tensorboard" if t.tensorboard else None)
-        try:
+        # subnormal floats cost ~100x on x86 and a long run accumulates them (vaekit.denormals)
+        with contextlib.closing(log), denormals.flush_denormals(t.flush_denormals and self.device.type == "cpu"):
             if self.state.step == 0:  # where training starts from: the first point of the loss curves
                 val = validation_elbo(self.eval_model, self.val_data, seed=t.seed)
                 log.write({"kind": "init", "epoch": 0, "step": 0, **self._scale_record(),
@@ -355,8 +357,6 @@ class Trainer:
             if self.dist.enabled:
                 log.write({"kind": "dist", "epoch": self.state.epoch, "step": self.state.step, **self._scale_record(),
                            "weights_identical": distributed.weights_agree(self.model, self.dist)})
-        finally:
-            log.close()
 
     def _scale_record(self) -> dict[str, Any]:
         """What data parallelism changes: the world size, the per-rank and global batch, the lr."""
