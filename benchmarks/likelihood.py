@@ -103,10 +103,11 @@ PRESETS: dict[str, dict] = {
         # autoregressive term instead passed the 50-epoch run's validation ELBO by epoch 11, for ~1.2x the
         # cost of a step. Context 112 led 28 and 784 by 0.3-0.5 nats at epoch 24 (docs/benchmarks.md).
         "minutes": 50,
-        # 360 epochs: 7.4 s each on the AVX-512/AMX host of 2026-12-02 (44 min); a slower host's 50-minute cap
-        # cuts the cosine schedule short instead
+        # 360 epochs: 7.4-7.9 s each on the AVX-512/AMX host of 2026-12-02 (44-47 min); a slower host's
+        # 50-minute cap cuts the cosine schedule short instead. lr 1e-3: at 2e-3 the run diverged at epoch 112
+        # (lr 1.6e-3 by then), one ordinary Adam step sending the top log-variance to 156 on some images
         "config": {"data": MNIST, "model": {**TOP_DOWN_VAMP, "likelihood": "bernoulli_ar", "ar_context": 112},
-                   "train": {**TOP_DOWN_TRAIN, "epochs": 360}},
+                   "train": {**TOP_DOWN_TRAIN, "epochs": 360, "lr": 1e-3}},
         "finetune": {**IWAE_FINETUNE, "epochs": 6, "max_minutes": 8},
     },
 }

@@ -110,6 +110,7 @@ def textbook_images_per_s(x: torch.Tensor, epochs: int) -> list[float]:
 
 def vaekit_epochs(model_cfg: dict, epochs: int, limit: int | None, **train: object) -> list[dict]:
     """Epoch records of the real Trainer (a throwaway run folder)."""
+    from vaekit import denormals
     from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
     from vaekit.training.loop import Trainer
 
@@ -123,7 +124,8 @@ def vaekit_epochs(model_cfg: dict, epochs: int, limit: int | None, **train: obje
         from vaekit.training.metrics import MetricsLog
 
         log = MetricsLog(Path(tmp) / "m.jsonl")
-        records = [trainer.run_epoch(e, log) for e in range(1, epochs + 1)]
+        with denormals.flush_denormals(cfg.train.flush_denormals):  # as Trainer.fit does
+            records = [trainer.run_epoch(e, log) for e in range(1, epochs + 1)]
         log.close()
     return records
 

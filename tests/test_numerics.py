@@ -85,6 +85,19 @@ def test_rsample_is_reparameterised_with_the_right_moments():
     assert ((z.var(0) - var).abs() < 4 * var * math.sqrt(2 / 40000)).all()
 
 
+def test_a_network_head_keeps_its_log_variance_inside_the_bounds():
+    from vaekit.distributions.gaussian import LOGVAR_MAX, LOGVAR_MIN
+
+    logvar = torch.tensor([-200.0, -29.0, 0.5, 7.9, 156.0], requires_grad=True)
+    q = DiagonalGaussian.from_head(torch.cat([torch.zeros(5), logvar]))
+    assert q.logvar.tolist() == [LOGVAR_MIN, -29.0, 0.5, pytest.approx(7.9), LOGVAR_MAX]
+    q.logvar.sum().backward()
+    assert logvar.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]  # inside the bounds: the identity
+    # the one bad update of the diverged run: log-variance 156 overflowed exp(); bounded, every term is finite
+    z = q.rsample(generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(q.log_prob(z)) and torch.isfinite(q.kl_per_dim(StandardNormal(5)).sum())
+
+
 def test_gaussian_head_variance_modes():
     fixed, glob, per = (GaussianHead((2, 3), m, 0.5) for m in ("fixed", "global", "per_dim"))
     assert [p.numel() for p in fixed.parameters()] == [] and "log_scale" in dict(fixed.named_buffers())

@@ -27,8 +27,7 @@ from vaekit.nets import mlp
 
 def gaussian(h: torch.Tensor) -> DiagonalGaussian:
     """A diagonal Gaussian from a concatenated (mean, log-variance) tensor (..., 2D)."""
-    mean, logvar = full_precision(h).chunk(2, dim=-1)
-    return DiagonalGaussian(mean, logvar)
+    return DiagonalGaussian.from_head(full_precision(h))
 
 
 class HierarchicalVAE(GenerativeAPI, nn.Module):

@@ -134,8 +134,7 @@ class VAE(GenerativeAPI, nn.Module):
         """q(z|x[, y]): the encoder's concatenated head split into mean and log-variance."""
         c = self.label_code(y, (len(x),))
         h = self.encoder(x) if c is None else self.encoder(x, c)  # (B, 2D)
-        mean, logvar = full_precision(h).chunk(2, dim=-1)  # (B, D) each
-        return DiagonalGaussian(mean, logvar)
+        return DiagonalGaussian.from_head(full_precision(h))  # (B, D) mean and log-variance
 
     def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         p = next(self.parameters())

@@ -11,6 +11,11 @@ import math
 import torch
 
 LOG_2PI = math.log(2 * math.pi)
+# Bounds on a log-variance that a network outputs. Healthy MNIST posteriors stay within [-6, 1]; the bounds
+# only stop a single bad update from making exp(logvar) overflow: in the 60-minute VampPrior run one
+# ordinary step (gradient norm 92) sent the top layer's log-variance to 156 on some images, its samples to
+# ~1e33 and every later loss to NaN. Tomczak & Welling's VampPrior code bounds it harder, to [-6, 2].
+LOGVAR_MIN, LOGVAR_MAX = -30.0, 8.0
 
 
 class DiagonalGaussian:
@@ -23,6 +28,13 @@ class DiagonalGaussian:
         self.mean = mean
         self.logvar = logvar
         self.event_dims = event_dims
+
+    @classmethod
+    def from_head(cls, h: torch.Tensor) -> DiagonalGaussian:
+        """From a network's concatenated (mean, log-variance) output (..., 2D), the log-variance held
+        inside [LOGVAR_MIN, LOGVAR_MAX] (unchanged, gradient included, between them)."""
+        mean, logvar = h.chunk(2, dim=-1)  # (..., D) each
+        return cls(mean, logvar.clamp(LOGVAR_MIN, LOGVAR_MAX))
 
     @property
     def std(self) -> torch.Tensor:
