@@ -97,7 +97,8 @@ PRESETS: dict[str, dict] = {
     "best-cpu-1h": {
         "about": "hvae-vamp-long-1h with an autoregressive Bernoulli p(x|z): each pixel's logit also reads the "
                  "112 pixels (4 rows) before it",
-        "published": "target ≤ 84.0 (stretch ≤ 82.0)",
+        "published": "target ≤ 84.0 (stretch ≤ 82.0); with PixelCNN decoders VLAE 78.53 (Chen et al. 2017), "
+                     "PixelHVAE + VampPrior 79.78 (Tomczak & Welling 2018)",
         # hvae-vamp-long-1h overfits in its decoder (p(x) 3.7 nats higher on training images); weight decay
         # (0.05) and decoder dropout (0.1) both lowered the validation ELBO of 50-epoch runs. The linear
         # autoregressive term instead passed the 50-epoch run's validation ELBO by epoch 11, for ~1.2x the
