@@ -72,6 +72,9 @@ def test_without_an_openmp_runtime_it_says_so(two_threads, monkeypatch):
     monkeypatch.setattr(denormals, "_gomp_parallel", lambda: None)
     assert denormals.set_flush_denormal(True) is False  # the calling thread only: not every thread flushes
     assert 0.0 < kept() < 1.0
+    denormals.set_flush_denormal(False)
+    with pytest.warns(UserWarning, match="could not be flushed"), denormals.flush_denormals() as flushed:
+        assert not flushed
 
 
 @pytest.mark.parametrize("flush", [True, False])

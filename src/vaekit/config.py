@@ -215,8 +215,8 @@ class TrainConfig:
     precision: str = _f("fp32", "fp32, or bf16: bfloat16 autocast of the networks' matmuls (densities stay "
                                 "float32); see docs/benchmarks.md for its speed and its test NLL")
     flush_denormals: bool = _f(True, "flush subnormal floats to zero on every CPU thread while training (FTZ/DAZ): "
-                                     "without it a long run slowed 2.4x as Adam's state filled with them "
-                                     "(docs/benchmarks.md); off: IEEE gradual underflow")
+                                     "a long run trained 2.25x faster from the same checkpoint, its Adam state full "
+                                     "of them (docs/benchmarks.md); off: IEEE gradual underflow")
     compile: bool = _f(True, "torch.compile the objective (about 1.3x faster on the CPU; the first steps "
                              "wait ~20 s for compilation)")
     grid: int = _f(64, "images in the per-epoch sample and reconstruction grids")

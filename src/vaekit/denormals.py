@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,6 +82,9 @@ def flush_denormals(enabled: bool = True) -> Iterator[bool]:
         yield flushing()
         return
     done = set_flush_denormal(True)
+    if not done:
+        warnings.warn("subnormal floats could not be flushed to zero on every CPU thread here (no OpenMP "
+                      "runtime found, or a CPU without the mode); a long training run may slow down", stacklevel=3)
     try:
         yield done
     finally:
