@@ -76,10 +76,11 @@ def set_flush_denormal(on: bool) -> bool:
 
 @contextlib.contextmanager
 def flush_denormals(enabled: bool = True) -> Iterator[bool]:
-    """Flush subnormals to zero on every thread inside the block, then put back what was there before:
-    a no-op when `enabled` is False or they are flushed already. Yields whether they are flushed."""
-    if not enabled or flushing():
-        yield flushing()
+    """Flush subnormals to zero on every thread inside the block, then turn that off again on every thread:
+    a no-op when `enabled` is False or every thread flushes already. Yields whether they are flushed."""
+    already = flushing()
+    if not enabled or already:
+        yield already
         return
     done = set_flush_denormal(True)
     if not done:
