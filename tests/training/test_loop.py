@@ -8,7 +8,7 @@ import torch
 import vaekit
 from tests.conftest import tiny_config
 from vaekit.errors import CheckpointError, TrainingError
-from vaekit.training import loop
+from vaekit.training import loop, step
 from vaekit.training.metrics import read_metrics
 
 
@@ -88,7 +88,7 @@ def test_ema_after_each_step_is_the_lerp_of_the_previous_ema_and_the_new_weights
 
 
 def test_nonfinite_steps_are_skipped_counted_and_bounded(tmp_path, monkeypatch):
-    real = loop.objective
+    real = step.objective
     calls = {"n": 0}
 
     def flaky(cfg, model, x, beta, y=None):
@@ -98,7 +98,7 @@ def test_nonfinite_steps_are_skipped_counted_and_bounded(tmp_path, monkeypatch):
             loss = loss * float("nan")
         return (loss, *terms)
 
-    monkeypatch.setattr(loop, "objective", flaky)
+    monkeypatch.setattr(step, "objective", flaky)
     run = vaekit.train(tiny_config(epochs=1), out=tmp_path / "run")
     ep = epochs_of(run.dir)[0]
     n_steps = ep["step"]
@@ -111,7 +111,7 @@ def test_nonfinite_steps_are_skipped_counted_and_bounded(tmp_path, monkeypatch):
         loss, *terms = real(*a)
         return (loss * float("nan"), *terms)
 
-    monkeypatch.setattr(loop, "objective", always_nan)
+    monkeypatch.setattr(step, "objective", always_nan)
     with pytest.raises(TrainingError, match="non-finite steps in a row"):
         vaekit.train(tiny_config(epochs=2, max_nonfinite=3), resume=run.dir)
     assert vaekit.load(run.dir, "last") is not None

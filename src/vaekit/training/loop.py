@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import json
 import math
 import time
@@ -34,7 +33,7 @@ from vaekit.data import TensorData, class_count, iterate_batches, load_split
 from vaekit.errors import ConfigError, TrainingError
 from vaekit.evaluation import validation_elbo
 from vaekit.model import VAE, build_model
-from vaekit.objectives import Terms, beta_at, elbo, iwae_bound
+from vaekit.objectives import Terms, beta_at
 from vaekit.run import Run, RunPaths, check_resumable, default_run_dir, init_weights, load_run, read_run_config
 from vaekit.training import checkpoint as ckpt
 from vaekit.training import distributed
@@ -42,6 +41,7 @@ from vaekit.training.metrics import MetricsLog, NullLog, summary_writer_class, t
 from vaekit.training.optim import make_optimizer
 from vaekit.training.runlock import RunLock, check_writable
 from vaekit.training.schedule import lr_at
+from vaekit.training.step import AdamUpdate, FunctionalGradients, ObjectiveModule, objective_terms
 from vaekit.viz.grid import save_grid
 
 
@@ -67,39 +67,8 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def _terms(out: tuple[torch.Tensor, ...]) -> Terms:
-    loss, e, r, d = out
-    return Terms(elbo=e, rate=r, distortion=d, loss=loss)
-
-
 def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
-
-
-def objective(cfg: Config, model: VAE, x: torch.Tensor, beta: torch.Tensor,
-              y: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
-    """The training objective as a tuple (loss, elbo, rate, distortion): a pure function of its
-    tensors (β is a tensor, ε comes from the seeded global RNG), so torch.compile can fuse it.
-    y: the class labels of a conditional model, else None."""
-    t = cfg.train
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=t.precision == "bf16"):
-        if t.objective == "iwae":
-            terms = iwae_bound(model, x, t.iwae_k, y=y)
-        else:
-            terms = elbo(model, x, samples=t.samples, kl=t.kl, beta=beta, free_bits=t.free_bits, y=y)
-    return terms.loss, terms.elbo, terms.rate, terms.distortion
-
-
-class ObjectiveModule(nn.Module):
-    """The objective as a module, so DistributedDataParallel can wrap it: its forward is where DDP
-    prepares the gradient all-reduce that the backward pass then runs."""
-
-    def __init__(self, cfg: Config, model: nn.Module) -> None:
-        super().__init__()
-        self.cfg, self.model = cfg, model
-
-    def forward(self, x: torch.Tensor, beta: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
-        return objective(self.cfg, self.model, x, beta, y)
 
 
 class Trainer:
@@ -130,13 +99,17 @@ class Trainer:
         self.ema = copy.deepcopy(self.model).requires_grad_(False) if t.ema > 0 else None
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = make_optimizer(self.model, t, self.device)
+        self.update = AdamUpdate(self.opt, self.params)  # the update from the functional step's gradients
         self.steps_per_epoch = math.ceil(len(self.train_data) / t.batch_size)
-        self.eager = functools.partial(objective, cfg, self.model)
+        self.eager: nn.Module = ObjectiveModule(cfg, self.model)
         if self.dist.enabled:  # gradients all-reduced by DDP's hooks (gloo on CPUs, nccl on GPUs)
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.eager = nn.parallel.DistributedDataParallel(ObjectiveModule(cfg, self.model), device_ids=ids)
+            self.eager = nn.parallel.DistributedDataParallel(self.eager, device_ids=ids)
         # measured ~1.3x images/s on the CPU (docs/benchmarks.md); full batches only, see train_step
         self.compiled = CompiledOrEager(self.eager, enabled=t.compile)
+        # one compiled graph for forward, backward and the norm (vaekit.training.step), single process
+        self.functional = None if self.dist.enabled or not t.compile else FunctionalGradients(
+            self.eager, self.params, t.grad_clip)
         self.state = LoopState()
 
     def open(self, resume: bool) -> None:
@@ -182,20 +155,12 @@ class Trainer:
         beta = torch.tensor(beta_at(s.step, t.beta, t.warmup_steps), device=self.device)
         x, weight = distributed.shard(x, self.dist)  # this rank's slice of the global batch
         y = None if y is None else distributed.shard(y, self.dist)[0]
-        # The last, smaller batch of an epoch runs eagerly rather than compiling a second graph.
-        fn = self.compiled if len(x) == t.batch_size // self.dist.world else self.eager
-        terms = _terms(fn(x, beta, y))
-        self.opt.zero_grad(set_to_none=True)
-        (terms.loss * weight if weight != 1.0 else terms.loss).backward()
-        # foreach: one kernel for all the gradients' norms instead of one per tensor (~0.25 ms a step here)
-        foreach = True if self.device.type in ("cpu", "cuda") else None  # None: torch decides
-        if t.grad_clip > 0:
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.params, t.grad_clip, foreach=foreach)
-        else:  # the norm alone, for the finiteness check (clipping at inf would rescale every grad by 1)
-            grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None],
-                                                      foreach=foreach)
+        full = len(x) == t.batch_size // self.dist.world  # a last, smaller batch runs eagerly
+        found = self.functional(x, beta, y) if full and self.functional is not None else None
+        out, grads, ok = found if found is not None else self._backward(x, beta, y, weight, full)
+        terms = objective_terms(out)
         s.step += 1
-        bad = ~(torch.isfinite(terms.loss.detach()) & torch.isfinite(grad_norm))
+        bad = ~ok
         if self.dist.enabled:  # every rank skips together (the norm of the all-reduced gradient agrees)
             bad = distributed.all_reduce_sum(bad.float(), self.dist) > 0
         if bool(bad):
@@ -207,11 +172,32 @@ class Trainer:
                                     f"The last good checkpoint is kept in {self.paths.checkpoints}")
             return None
         s.nonfinite_in_row = 0
-        self.opt.step()
+        if grads is None:
+            self.opt.step()
+        else:
+            self.update(grads)
         if self.ema is not None:
             with torch.no_grad():  # one foreach call for every tensor, as torch.optim.swa_utils' EMA does
                 torch._foreach_lerp_(list(self.ema.parameters()), list(self.model.parameters()), 1.0 - t.ema)
         return terms
+
+    def _backward(self, x: torch.Tensor, beta: torch.Tensor, y: torch.Tensor | None, weight: float,
+                  compiled: bool) -> tuple[tuple[torch.Tensor, ...], None, torch.Tensor]:
+        """The plain path: loss.backward() (DDP's all-reduce runs inside it) leaves the gradients in
+        `.grad`, clipped in place with --grad-clip; returns the objective's terms and whether the
+        loss and the gradients' norm are finite."""
+        t = self.cfg.train
+        out = (self.compiled if compiled else self.eager)(x, beta, y)
+        self.opt.zero_grad(set_to_none=True)
+        (out[0] * weight if weight != 1.0 else out[0]).backward()
+        # foreach: one kernel for all the gradients' norms instead of one per tensor (~0.25 ms a step here)
+        foreach = True if self.device.type in ("cpu", "cuda") else None  # None: torch decides
+        if t.grad_clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(self.params, t.grad_clip, foreach=foreach)
+        else:  # the norm alone, for the finiteness check (clipping at inf would rescale every grad by 1)
+            norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None],
+                                                 foreach=foreach)
+        return out, None, torch.isfinite(out[0].detach()) & torch.isfinite(norm)
 
     # --- one epoch ------------------------------------------------------------------------------
     def run_epoch(self, epoch: int, log: MetricsLog) -> dict[str, Any]:
