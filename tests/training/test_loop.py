@@ -156,13 +156,17 @@ def test_refuses_to_overwrite_a_run_or_resume_with_another_model(tmp_path):
         vaekit.train(other, resume=run.dir)
 
 
-def test_compiled_objective_trains_like_the_eager_one(tmp_path):
-    # torch.compile draws its ε from the same seeded global RNG but through its own kernels: the runs
-    # differ in their draws, not in what they compute, so one epoch lands within a few nats.
+def test_compiled_step_trains_as_the_eager_one(tmp_path):
+    # The compiled step (vaekit.training.step) draws ε with torch's own randn (inductor's fallback_random),
+    # in the same order as the eager objective: the two runs differ only by the rounding of fused kernels.
+    # Measured: the logged losses and val ELBOs agree to 4 decimals over 2 epochs.
     eager = vaekit.train(tiny_config(epochs=2), out=tmp_path / "eager")
     compiled = vaekit.train(tiny_config(epochs=2, compile=True), out=tmp_path / "compiled")
+    def losses(d):
+        return [r["loss"] for r in read_metrics(d / "metrics.jsonl") if r["kind"] == "step"]
+    assert losses(compiled.dir) == pytest.approx(losses(eager.dir), rel=1e-3)
     a, b = epochs_of(eager.dir)[-1]["val_elbo"], epochs_of(compiled.dir)[-1]["val_elbo"]
-    assert abs(a - b) < 3.0, (a, b)
+    assert abs(a - b) < 0.05, (a, b)
 
 
 def test_bf16_autocast_trains_and_keeps_densities_in_float32(tmp_path):

@@ -206,7 +206,7 @@ class Trainer:
         # the ε of the reparameterisation (eager or compiled); each rank draws its own
         torch.manual_seed(epoch_seed(t.seed, epoch) + 7919 * self.dist.rank)
         self.model.train()
-        sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # elbo, rate, distortion summed
+        parts: list[torch.Tensor] = []  # each step's (3, B) elbo, rate, distortion, summed at the end
         n_seen, skipped_before = 0, self.state.skipped
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{t.epochs}",
                    disable=not (t.progress and self.main), leave=False)
@@ -220,10 +220,12 @@ class Trainer:
             bar.update(1)
             if terms is None:
                 continue
-            sums += torch.stack([terms.elbo.sum(), terms.rate.sum(), terms.distortion.sum()]).detach().double()
+            parts.append(torch.stack([terms.elbo, terms.rate, terms.distortion]).detach())  # one op a step
             n_seen += len(terms.elbo)
             if self.state.step % t.log_every == 0:
                 self._log_step(log, epoch, terms, bar)
+        sums = torch.cat(parts, 1).double().sum(1) if parts else torch.zeros(3, dtype=torch.float64,
+                                                                              device=self.device)
         seconds = time.perf_counter() - start
         bar.close()
         if self.dist.enabled:  # the epoch's averages over every rank's items
