@@ -70,7 +70,7 @@ def test_a_nan_batch_is_reported_not_finite():
 
 def test_eval_mode_takes_the_plain_path():
     module, params = tiny_objective()
-    module.eval()
+    module.model.eval()  # the model inside the wrapper, as the loop's validation does
     assert FunctionalGradients(module, params, compile=False)(torch.rand(4, 1, 16, 16), torch.tensor(1.0)) is None
 
 

@@ -105,7 +105,7 @@ class Trainer:
         if self.dist.enabled:  # gradients all-reduced by DDP's hooks (gloo on CPUs, nccl on GPUs)
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.eager = nn.parallel.DistributedDataParallel(self.eager, device_ids=ids)
-        # measured ~1.3x images/s on the CPU (docs/benchmarks.md); full batches only, see train_step
+        # the plain path's objective, compiled: DDP's full batches, and a fallback of the compiled step
         self.compiled = CompiledOrEager(self.eager, enabled=t.compile)
         # one compiled graph for forward, backward and the norm (vaekit.training.step), single process
         self.functional = None if self.dist.enabled or not t.compile else FunctionalGradients(

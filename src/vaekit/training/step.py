@@ -88,6 +88,7 @@ class FunctionalGradients:
                  compile: bool = True) -> None:
         names = {id(p): n for n, p in module.named_parameters()}
         self.module, self.params, self.clip = module, params, clip
+        self.submodules = list(module.modules())  # their train/eval flags, checked at every call
         self.names = [names[id(p)] for p in params]
         # Measured on the reference model, epochs interleaved (docs/benchmarks.md):
         # - cpp_wrapper: the graph's ~40 kernel and matmul calls are made from C++ rather than from
@@ -123,7 +124,7 @@ class FunctionalGradients:
 
     def __call__(self, x: torch.Tensor, beta: torch.Tensor, y: torch.Tensor | None = None
                  ) -> tuple[tuple[torch.Tensor, ...], list[torch.Tensor], torch.Tensor] | None:
-        if self.fn is None or not self.module.training:  # the graph was traced in training mode
+        if self.fn is None or not all(m.training for m in self.submodules):  # traced in training mode
             return None
         try:
             return self.fn([p.detach() for p in self.params], x, beta, y)
