@@ -1,4 +1,4 @@
-"""The Bernoulli likelihood's gradient-free path (one log per group of pixels) against float64 references."""
+"""The Bernoulli likelihood against float64 references: its grouped value and its hand-written gradient."""
 
 import pytest
 import torch
@@ -51,3 +51,39 @@ def test_training_and_evaluation_paths_agree() -> None:
     assert trained.requires_grad and fast.shape == trained.shape == (4, 7)
     assert torch.allclose(fast, trained.detach(), atol=1e-3, rtol=0)
     assert torch.allclose(fast.double(), reference(logits.flatten(-3), x.flatten(-3)), atol=1e-3, rtol=0)
+
+
+def test_hand_written_gradient_is_x_minus_sigmoid_even_at_extreme_logits() -> None:
+    """The training path's gradient (BernoulliLogProb) against d/dl (x l - softplus(l)) = x - sigmoid(l) in
+    float64 (autograd of the reference would give a subgradient of |l| at l = 0)."""
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 5, 1, 4, 4, generator=g) * 8
+    logits[0, 0, 0, 0, :4] = torch.tensor([200.0, -200.0, 0.0, 88.0])
+    for x in ((torch.rand(5, 1, 4, 4, generator=g) < 0.3).float(), torch.rand(5, 1, 4, 4, generator=g)):
+        w = torch.randn(3, 5, generator=g)  # an arbitrary upstream gradient per (sample, item)
+        l32 = logits.clone().requires_grad_()
+        (BernoulliLogits(l32, 3).log_prob(x) * w).sum().backward()
+        expect = w.double().view(3, 5, 1, 1, 1) * (x.double() - torch.sigmoid(logits.double()))
+        assert torch.isfinite(l32.grad).all()
+        assert torch.allclose(l32.grad.double(), expect, atol=1e-6, rtol=1e-5)
+
+
+def test_gradients_of_both_inputs_and_second_derivatives_are_exact() -> None:
+    """gradcheck and gradgradcheck in float64: the x gradient (l) and second derivatives through r."""
+    g = torch.Generator().manual_seed(1)
+    logits = (torch.randn(2, 3, 1, 2, 3, generator=g, dtype=torch.float64) * 3).requires_grad_()
+    x = torch.rand(3, 1, 2, 3, generator=g, dtype=torch.float64).requires_grad_()
+    f = lambda l, x: BernoulliLogits(l, 3).log_prob(x)  # noqa: E731
+    assert torch.autograd.gradcheck(f, (logits, x))
+    assert torch.autograd.gradgradcheck(f, (logits, x))
+
+
+def test_bfloat16_logits_give_a_float32_density() -> None:
+    logits = torch.randn(4, 1, 28, 28).bfloat16().requires_grad_()
+    x = (torch.rand(4, 1, 28, 28) < 0.5).float()
+    lp = BernoulliLogits(logits, 3).log_prob(x)
+    assert lp.dtype == torch.float32
+    assert torch.allclose(lp.detach().double(), reference(logits.detach().double().flatten(-3), x.double().flatten(-3)),
+                          atol=2e-3, rtol=0)
+    lp.sum().backward()
+    assert logits.grad.dtype == torch.bfloat16 and torch.isfinite(logits.grad.float()).all()
