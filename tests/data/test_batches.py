@@ -104,15 +104,18 @@ def test_dynamic_binarization_is_a_bernoulli_draw_of_the_batch_items():
         assert set(torch.unique(xb).tolist()) <= {0.0, 1.0}
         src = x[yb]
         assert ((xb == 1) <= (src > 0)).all() and ((xb == 0) <= (src < 1)).all()
-    # reproduce the draw independently: permutation first, then a numpy PCG64 seeded by one draw of the
-    # torch generator, one uniform block per batch, u < x
+    # reproduce the draw independently: permutation first, then a numpy SFC64 seeded by one draw of the
+    # torch generator, one block of raw 64-bit words per batch whose 32-bit halves' low 23 bits make
+    # the mantissa of a float in [1, 2), u = that float - 1, u < x
     g = gen(2)
     order = torch.randperm(64, generator=g)
-    rng = np.random.default_rng(int(torch.randint(0, 2**62, (), generator=g)))
+    rng = np.random.Generator(np.random.SFC64(int(torch.randint(0, 2**62, (), generator=g))))
     expect = []
     for start in range(0, 64, 16):
         sel = x[order[start:start + 16]]
-        expect.append((torch.from_numpy(rng.random(sel.shape, dtype=np.float32)) < sel).float())
+        words = rng.bit_generator.random_raw(sel.numel() // 2).view(np.uint32)
+        u = ((words & 0x7FFFFF) | 0x3F800000).view(np.float32) - np.float32(1)
+        expect.append((torch.from_numpy(u).view(sel.shape) < sel).float())
     got = [xb for xb, _ in iterate_batches(data, 16, generator=gen(2))]
     assert all(torch.equal(a, b) for a, b in zip(got, expect, strict=True))
 
@@ -199,3 +202,16 @@ def test_split_indices_partition_the_items(n, frac):
 def test_split_indices_rejects_unknown_splits():
     with pytest.raises(ConfigError, match="validation"):
         split_indices(10, 0.1, 0, "validation")
+
+
+def test_raw_uniforms_lie_on_the_2_to_minus_23_grid_of_0_1_and_are_uniform():
+    from vaekit.data.base import raw_uniforms
+
+    u = raw_uniforms(np.random.Generator(np.random.SFC64(0)), (3, 100_001))  # an odd count: half a word left
+    assert u.dtype == torch.float32 and u.shape == (3, 100_001)
+    assert u.min() >= 0 and u.max() < 1 and torch.equal(u * 2**23, (u * 2**23).round())
+    # 300k draws: mean 1/2 and variance 1/12 within ~5 sigma; every tenth of [0, 1) holds ~10%
+    assert abs(u.double().mean().item() - 0.5) < 5 * (1 / 12 / u.numel()) ** 0.5
+    assert abs(u.double().var().item() - 1 / 12) < 2e-3
+    counts = torch.histc(u, bins=10, min=0, max=1) / u.numel()
+    assert (counts - 0.1).abs().max() < 0.003

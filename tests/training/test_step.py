@@ -158,3 +158,26 @@ def test_objective_is_the_elbo_loss_of_the_model():
     torch.manual_seed(1)
     loss, e, r, d = objective(module.cfg, module.model, x, torch.tensor(1.0))
     assert torch.allclose(e, -(r + d)) and float(loss) == pytest.approx(float(-e.mean()), rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_unfuse_bias_addmm_gives_mm_plus_bias_in_float32_only(dtype):
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    from vaekit.training.step import UnfuseBiasAddmm
+
+    def f(b: torch.Tensor, a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.gelu(torch.addmm(b, a, w))
+
+    g = torch.Generator().manual_seed(0)
+    args = tuple(torch.randn(s, generator=g).to(dtype) for s in ((5,), (3, 4), (4, 5)))
+    gm = make_fx(f)(*args)
+    UnfuseBiasAddmm()(gm.graph)
+    gm.recompile()
+    targets = {n.target for n in gm.graph.nodes}
+    aten = torch.ops.aten
+    if dtype == torch.float32:
+        assert aten.addmm.default not in targets and {aten.mm.default, aten.add.Tensor} <= targets
+    else:  # bf16 keeps one rounding of the product-plus-bias
+        assert aten.addmm.default in targets and aten.mm.default not in targets
+    torch.testing.assert_close(gm(*args), f(*args))

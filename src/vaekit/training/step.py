@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch._inductor.custom_graph_pass import CustomGraphPass, get_hash_for_files
 from torch.func import functional_call
 
 from vaekit.config import Config
@@ -73,6 +74,32 @@ def tensor_guards(entries: Sequence[Any]) -> list[bool]:
     return [e.guard_type in KEPT_GUARDS and not isinstance(e.value, nn.Parameter) for e in entries]
 
 
+class UnfuseBiasAddmm(CustomGraphPass):
+    """An inductor post-grad pass: addmm(b, a, w) -> mm(a, w) + b for float32 on the CPU. ATen's addmm
+    copies the bias into every row of its output before it multiplies; unfused, the addition happens
+    inside the fused kernel that reads the product next (the activation, the likelihood). Inductor
+    does this for GPUs only (`should_prefer_unfused_addmm`), and keeps bf16/fp16 fused for precision.
+    Measured on the reference model: 2.072 -> 2.036 ms a compiled call, faster in 13 of 15 rounds."""
+
+    def __call__(self, graph: torch.fx.Graph) -> None:
+        aten = torch.ops.aten
+        for node in list(graph.nodes):
+            val = node.meta.get("val")
+            if (node.target is not aten.addmm.default or node.kwargs or len(node.args) != 3
+                    or not isinstance(val, torch.Tensor) or val.dtype != torch.float32 or val.device.type != "cpu"):
+                continue
+            bias, a, w = node.args
+            with graph.inserting_before(node):
+                product = graph.call_function(aten.mm.default, (a, w))
+                total = graph.call_function(aten.add.Tensor, (product, bias))
+            total.meta.update(node.meta)
+            node.replace_all_uses_with(total)
+            graph.erase_node(node)
+
+    def uuid(self) -> bytes:  # part of the compiled-graph cache key: changes when this file does
+        return get_hash_for_files((__file__,))
+
+
 class FunctionalGradients:
     """(loss, elbo, rate, distortion), the gradients and whether the loss and the gradients' total
     norm are finite, from one compiled call: `module(x, beta, y)` must return the loss first.
@@ -96,7 +123,9 @@ class FunctionalGradients:
         # - fallback_random: ε drawn by torch's own (vectorised) randn rather than by inductor's
         #   per-element Philox, which took 0.1 ms for 128 x 20 draws: +9%. The draws are then the eager
         #   objective's, in the same order: a compiled run repeats an eager one up to rounding (tested).
-        options = {"guard_filter_fn": tensor_guards, "cpp_wrapper": True, "fallback_random": True}
+        # - post_grad_custom_post_pass: the bias added in the kernel after each matmul (UnfuseBiasAddmm).
+        options = {"guard_filter_fn": tensor_guards, "cpp_wrapper": True, "fallback_random": True,
+                   "post_grad_custom_post_pass": UnfuseBiasAddmm()}
         self.fn: Any = torch.compile(self._own_graph(), dynamic=False, options=options) if compile else self._graph
 
     def _own_graph(self) -> Callable[..., tuple[Any, ...]]:
