@@ -21,7 +21,7 @@ from vaekit.data import load_split
 from vaekit.evaluation import evaluate
 
 
-def test_elbo(seed: int, epochs: int) -> float:
+def elbo_after_training(seed: int, epochs: int) -> float:
     cfg = Config(DataConfig(dataset="mnist", binarize="dynamic"), ModelConfig(),
                  TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, seed=seed, progress=False, report=False))
     with tempfile.TemporaryDirectory() as tmp:
@@ -34,7 +34,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=1, help="training epochs per seed")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds")
     args = p.parse_args()
-    elbos = [test_elbo(s, args.epochs) for s in args.seeds]
+    elbos = [elbo_after_training(s, args.epochs) for s in args.seeds]
     print("| " + " | ".join(f"{e:.2f}" for e in elbos) + f" | {statistics.mean(elbos):.2f} |")
 
 
