@@ -105,16 +105,16 @@ def test_dynamic_binarization_is_a_bernoulli_draw_of_the_batch_items():
         src = x[yb]
         assert ((xb == 1) <= (src > 0)).all() and ((xb == 0) <= (src < 1)).all()
     # reproduce the draw independently: permutation first, then a numpy SFC64 seeded by one draw of the
-    # torch generator, one block of raw 64-bit words per batch whose 32-bit halves' low 23 bits make
-    # the mantissa of a float in [1, 2), u = that float - 1, u < x
+    # torch generator, one block of raw 64-bit words per batch read as four signed 16-bit integers
+    # s each, r = s + 2^15 on {0, ..., 2^16 - 1}, u = (r + 1/2) 2^-16, u < x
     g = gen(2)
     order = torch.randperm(64, generator=g)
     rng = np.random.Generator(np.random.SFC64(int(torch.randint(0, 2**62, (), generator=g))))
     expect = []
     for start in range(0, 64, 16):
         sel = x[order[start:start + 16]]
-        words = rng.bit_generator.random_raw(sel.numel() // 2).view(np.uint32)
-        u = ((words & 0x7FFFFF) | 0x3F800000).view(np.float32) - np.float32(1)
+        r = rng.bit_generator.random_raw(sel.numel() // 4).view(np.int16).astype(np.float64) + 2**15
+        u = ((r + 0.5) / 2**16).astype(np.float32)
         expect.append((torch.from_numpy(u).view(sel.shape) < sel).float())
     got = [xb for xb, _ in iterate_batches(data, 16, generator=gen(2))]
     assert all(torch.equal(a, b) for a, b in zip(got, expect, strict=True))
@@ -204,14 +204,32 @@ def test_split_indices_rejects_unknown_splits():
         split_indices(10, 0.1, 0, "validation")
 
 
-def test_raw_uniforms_lie_on_the_2_to_minus_23_grid_of_0_1_and_are_uniform():
+def test_raw_uniforms_lie_on_the_midpoints_of_the_2_to_minus_16_grid_and_are_uniform():
     from vaekit.data.base import raw_uniforms
 
-    u = raw_uniforms(np.random.Generator(np.random.SFC64(0)), (3, 100_001))  # an odd count: half a word left
+    u = raw_uniforms(np.random.Generator(np.random.SFC64(0)), (3, 100_001))  # not a multiple of 4 draws
     assert u.dtype == torch.float32 and u.shape == (3, 100_001)
-    assert u.min() >= 0 and u.max() < 1 and torch.equal(u * 2**23, (u * 2**23).round())
+    assert u.min() == 2**-17 and u.max() == 1 - 2**-17  # 300k draws of 65536 values: both ends appear
+    r = u.double() * 2**16 - 0.5  # the integers r of (r + 1/2) 2^-16
+    assert torch.equal(r, r.round())
     # 300k draws: mean 1/2 and variance 1/12 within ~5 sigma; every tenth of [0, 1) holds ~10%
     assert abs(u.double().mean().item() - 0.5) < 5 * (1 / 12 / u.numel()) ** 0.5
     assert abs(u.double().var().item() - 1 / 12) < 2e-3
     counts = torch.histc(u, bins=10, min=0, max=1) / u.numel()
     assert (counts - 0.1).abs().max() < 0.003
+    # each of the 65536 values equally likely: a chi-square over 256 bins of 256 values each
+    hist = torch.bincount(r.long().flatten() // 256, minlength=256).double()
+    expected = u.numel() / 256
+    assert ((hist - expected) ** 2 / expected).sum() < 256 + 5 * (2 * 255) ** 0.5
+
+
+def test_binarization_of_0_and_1_is_exact_and_of_a_half_unbiased():
+    from vaekit.data.base import binarize
+
+    x = torch.tensor([0.0, 1.0, 0.5, 2**-17, 1 - 2**-16]).repeat(200_000, 1)
+    b = binarize(x, np.random.Generator(np.random.SFC64(3)))
+    assert b[:, 0].sum() == 0 and b[:, 1].sum() == len(b)
+    p = b.double().mean(0)
+    assert abs(p[2] - 0.5) < 5 * (0.25 / len(b)) ** 0.5
+    # below the grid's first midpoint: never; just under 1: 65535 of 65536 values
+    assert p[3] == 0 and b[:, 4].sum() >= len(b) - 20
