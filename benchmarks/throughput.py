@@ -41,8 +41,17 @@ def bf16_row(res: dict) -> tuple[str, str, str]:
     if "vaekit_bf16_images_per_s" not in res:
         return name, "not run", "this CPU has no native bfloat16 matmul (AVX512-BF16 / AMX): emulated, ~10× slower"
     v = res["vaekit_bf16_images_per_s"]
-    return name, f"{v:,.0f} images/s", (f"{v / res['roofline_images_per_s']:.0%} of the float32 roofline; "
+    return name, f"{v:,.0f} images/s", (f"{issue_share(v, res):.0%} of the float32 roofline by the issue's count, "
+                                         f"{v / res['roofline_images_per_s']:.0%} by the exact count; "
                                          f"{v / res['textbook_images_per_s']:.2f}× textbook")
+
+
+def issue_share(images_per_s: float, res: dict) -> float:
+    """Achieved FLOP/s over the roofline's, as issue 3 defines it: images/s times 3·forward FLOPs an
+    image (≈ 3.9 MFLOP here), over the roofline measured on the step's exact matmuls. The exact count
+    (`matmul_flops_per_image`, 3.28 MFLOP) leaves out the first layer's input gradient, which no
+    training step computes, so it gives the lower, stricter share."""
+    return images_per_s * 3 * forward_flops_per_image() / (res["roofline_gflops"] * 1e9)
 
 
 def matmul_flops_per_image() -> int:
@@ -275,11 +284,11 @@ def table(res: dict, args: argparse.Namespace) -> str:
          f"{res['roofline_images_per_s']:,.0f} images/s", f"median of {2 if args.quick else 3} measurements "
          f"({lo:,.0f}–{hi:,.0f} images/s)"),
         ("training FLOPs per image (matmuls, counted from the shapes)", f"{res['flops_per_image'] / 1e6:.2f} MFLOP",
-         "3·forward would be 3.91"),
+         "3·forward, the issue's count, would be 3.91"),
         ("vaekit training, reference MLP", f"{res['vaekit_images_per_s']:,.0f} images/s = "
-         f"{res['vaekit_images_per_s'] * res['flops_per_image'] / 1e9:.1f} GFLOP/s", f"{ratio:.0%} of roofline "
-         f"(target ≥ 70%); {ratio * 3 * forward_flops_per_image() / res['flops_per_image']:.0%} counting 3·forward "
-         "FLOPs, the usual convention"),
+         f"{res['vaekit_images_per_s'] * res['flops_per_image'] / 1e9:.1f} GFLOP/s",
+         f"{issue_share(res['vaekit_images_per_s'], res):.0%} of the roofline by the issue's count (3·forward, "
+         f"3.91 MFLOP an image; target ≥ 70%); {ratio:.0%} by the exact count"),
         bf16_row(res),
         ("textbook PyTorch loop (same model)", f"{res['textbook_images_per_s']:,.0f} images/s",
          f"vaekit ÷ textbook = {res['vaekit_images_per_s'] / res['textbook_images_per_s']:.2f}× (target ≥ 1.8×)"),
