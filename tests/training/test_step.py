@@ -207,6 +207,6 @@ def test_cast_before_transpose_cancels_the_transposes_around_a_cast():
     casts = [n for n in gm.graph.nodes if n.target is prims.convert_element_type.default]
     assert len(casts) == 2 and not any(c.args[0] in is_t for c in casts)  # every cast reads in place
     assert not any(t.args[0] in is_t for t in is_t)  # no transpose of a transpose is left
-    assert {c.args[0].name for c in casts} >= {"w_1"}  # the weight is cast as it is stored
+    assert any(c.args[0].op == "placeholder" for c in casts)  # the weight is cast as it is stored
     for got, want in zip(gm(*args), f(*args), strict=True):
         assert got.dtype == want.dtype and torch.equal(got, want)

@@ -80,7 +80,8 @@ def binarize(x: torch.Tensor, generator: torch.Generator | np.random.Generator |
 def raw_uniforms(rng: np.random.Generator, shape: tuple[int, ...] | torch.Size) -> torch.Tensor:
     """U(0, 1) float32 on the midpoints of the 2^-16 grid, (r + 1/2) 2^-16 for r uniform on
     {0, ..., 2^16 - 1}: four draws from each of the bit generator's raw 64-bit words, read as 16-bit
-    integers. P(u < x) = round(x 2^16) / 2^16, within 2^-17 (7.6e-6) of x and exact at 0 and 1.
+    integers. P(u < x) is x 2^16 rounded to an integer (halves down) over 2^16: within 2^-17 (7.6e-6)
+    of x, and exact at 0 and 1.
     Half the words of 32-bit draws, so half the generator's time, which is most of a batch's."""
     n = math.prod(shape)
     r = rng.bit_generator.random_raw(-(-n // 4)).view(np.int16)[:n]  # (n,) uniform on [-2^15, 2^15)
