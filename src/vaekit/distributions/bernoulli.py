@@ -93,13 +93,16 @@ class BernoulliLogProb(torch.autograd.Function):
         grad_l = grad_x = None
         if grad is not None:
             g = grad.unsqueeze(-1)  # (..., 1)
-            grad_l, grad_x = g * residual, g * logits
+            grad_l = g * residual
+            if ctx.needs_input_grad[1]:  # not in training: the data need no gradient
+                grad_x = g * logits
         if grad_r is not None:
             sigmoid = x - residual
             dr = -grad_r * sigmoid * (1 - sigmoid)
             grad_l = dr if grad_l is None else grad_l + dr
-            grad_x = grad_r if grad_x is None else grad_x + grad_r
-        return grad_l, grad_x if ctx.needs_input_grad[1] else None
+            if ctx.needs_input_grad[1]:
+                grad_x = grad_r if grad_x is None else grad_x + grad_r
+        return grad_l, grad_x
 
 
 def _n_groups(d: int) -> int:

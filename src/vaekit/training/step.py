@@ -74,7 +74,7 @@ def tensor_guards(entries: Sequence[Any]) -> list[bool]:
     return [e.guard_type in KEPT_GUARDS and not isinstance(e.value, nn.Parameter) for e in entries]
 
 
-class UnfuseBiasAddmm(CustomGraphPass):
+class UnfuseBiasAddmm:
     """An inductor post-grad pass: addmm(b, a, w) -> mm(a, w) + b for float32 on the CPU. ATen's addmm
     copies the bias into every row of its output before it multiplies; unfused, the addition happens
     inside the fused kernel that reads the product next (the activation, the likelihood). Inductor
@@ -96,16 +96,13 @@ class UnfuseBiasAddmm(CustomGraphPass):
             node.replace_all_uses_with(total)
             graph.erase_node(node)
 
-    def uuid(self) -> bytes:  # part of the compiled-graph cache key: changes when this file does
-        return get_hash_for_files((__file__,))
-
 
 def _is_transpose(node: Any) -> bool:
     return (isinstance(node, torch.fx.Node) and node.target is torch.ops.aten.permute.default
             and list(node.args[1]) == [1, 0])
 
 
-class CastBeforeTranspose(CustomGraphPass):
+class CastBeforeTranspose:
     """An inductor post-grad pass for mixed precision: convert(transpose(t)) -> transpose(convert(t)),
     then transpose(transpose(y)) -> y. Under bf16 autocast the weight gradient of a linear layer
     comes out as transpose(convert(transpose(mm)), float32): the cast sits between two transposes,
@@ -149,21 +146,19 @@ class CastBeforeTranspose(CustomGraphPass):
                 done += 1
         return done
 
-    def uuid(self) -> bytes:
-        return get_hash_for_files((__file__,))
-
 
 class GraphPasses(CustomGraphPass):
-    """Several custom passes in the one slot inductor gives (`post_grad_custom_post_pass`)."""
+    """The graph passes of this file, in order, in the one slot inductor gives
+    (`post_grad_custom_post_pass`)."""
 
-    def __init__(self, *passes: CustomGraphPass) -> None:
+    def __init__(self, *passes: Callable[[torch.fx.Graph], None]) -> None:
         self.passes = passes
 
     def __call__(self, graph: torch.fx.Graph) -> None:
         for p in self.passes:
             p(graph)
 
-    def uuid(self) -> bytes:
+    def uuid(self) -> bytes:  # part of the compiled-graph cache key: changes when this file does
         return get_hash_for_files((__file__,))
 
 
