@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from vaekit.data import TensorData, fixed_binarization, iterate_batches
-from vaekit.data.base import binarize, split_indices
+from vaekit.data import TensorData, base, fixed_binarization, iterate_batches
+from vaekit.data.base import batches_per_span, binarize, numpy_generator, split_indices
 from vaekit.errors import ConfigError
 
 N = 103
@@ -118,6 +118,27 @@ def test_dynamic_binarization_is_a_bernoulli_draw_of_the_batch_items():
         expect.append((torch.from_numpy(u).view(sel.shape) < sel).float())
     got = [xb for xb, _ in iterate_batches(data, 16, generator=gen(2))]
     assert all(torch.equal(a, b) for a, b in zip(got, expect, strict=True))
+
+
+@pytest.mark.parametrize("pixels", [64, 9])
+def test_batches_prepared_a_span_at_a_time_equal_batches_prepared_one_by_one(monkeypatch, pixels):
+    monkeypatch.setattr(base, "SPAN_BYTES", 3 * 15 * 64 * 4)  # 3 batches of 15 x 64 floats a span
+    x = torch.rand(100, 1, pixels, generator=gen(4))
+    data = TensorData(x, torch.arange(100), binarize="dynamic")
+    # 15 x 9 pixels fill 33.75 words of four 16-bit draws: one batch a span keeps the batches' draws
+    assert batches_per_span(data, 15) == (3 if pixels == 64 else 1)
+    g = gen(9)
+    order = torch.randperm(100, generator=g)
+    rng = numpy_generator(g)
+    expect = [(binarize(x[order[s:s + 15]], rng), order[s:s + 15]) for s in range(0, 100, 15)]
+    assert_same_batches(list(iterate_batches(data, 15, generator=gen(9))), expect)
+    plain = TensorData(x, torch.arange(100))  # a span without binarization: the gathered items themselves
+    assert_same_batches(list(iterate_batches(plain, 15, generator=gen(9))), [(x[i], i) for _, i in expect])
+
+
+def assert_same_batches(got: list, expect: list) -> None:
+    assert [len(b) for b, _ in got] == [len(b) for b, _ in expect]
+    assert all(torch.equal(a, b) and torch.equal(ya, yb) for (a, ya), (b, yb) in zip(got, expect, strict=True))
 
 
 def test_dynamic_binarization_is_fresh_per_batch_and_epoch():
