@@ -120,8 +120,8 @@ def split_indices(n: int, val_fraction: float, seed: int, split: str) -> torch.T
 
 # Batches are gathered and binarized a span of several at a time: one index_select and one draw for
 # ~4 MiB of rows rather than one of each per batch, then handed out as slices. Measured on the reference
-# model (docs/benchmarks.md): 48.2k -> 51.3k images/s with 16 batches of 128 MNIST images a span, faster
-# in 7 of 7 interleaved epochs; 64 (25 MB, past the caches) gave nothing.
+# model (docs/benchmarks.md), 10 batches a span: 46.2k -> 47.1k images/s, faster in 8 of 11 interleaved
+# epochs; 64 batches (25 MB, past the caches) were slower.
 SPAN_BYTES = 4 * 2**20
 
 
