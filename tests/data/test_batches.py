@@ -132,6 +132,9 @@ def test_batches_prepared_a_span_at_a_time_equal_batches_prepared_one_by_one(mon
     rng = numpy_generator(g)
     expect = [(binarize(x[order[s:s + 15]], rng), order[s:s + 15]) for s in range(0, 100, 15)]
     assert_same_batches(list(iterate_batches(data, 15, generator=gen(9))), expect)
+    if pixels == 64:  # the full spans (2 of 3 here) gathered and binarized by the compiled pass
+        assert_same_batches(list(iterate_batches(data, 15, generator=gen(9), compile=True)), expect)
+        assert base._compiled_gather_below().fn is not None  # compiled, not fallen back to eager
     plain = TensorData(x, torch.arange(100))  # a span without binarization: the gathered items themselves
     assert_same_batches(list(iterate_batches(plain, 15, generator=gen(9))), [(x[i], i) for _, i in expect])
 

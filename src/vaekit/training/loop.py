@@ -211,7 +211,7 @@ class Trainer:
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{t.epochs}",
                    disable=not (t.progress and self.main), leave=False)
         start = time.perf_counter()
-        for x, labels in iterate_batches(self.train_data, t.batch_size, generator=data_gen):
+        for x, labels in iterate_batches(self.train_data, t.batch_size, generator=data_gen, compile=t.compile):
             if len(x) < self.dist.world:
                 continue  # a last batch too small to give every rank an item (distributed runs only)
             x = x.to(self.device, non_blocking=True)
