@@ -228,10 +228,10 @@ def test_split_indices_rejects_unknown_splits():
         split_indices(10, 0.1, 0, "validation")
 
 
-def test_raw_uniforms_lie_on_the_midpoints_of_the_2_to_minus_16_grid_and_are_uniform():
-    from vaekit.data.base import raw_uniforms
+def test_uniforms_lie_on_the_midpoints_of_the_2_to_minus_16_grid_and_are_uniform():
+    from vaekit.data.base import raw_int16, uniforms_of
 
-    u = raw_uniforms(np.random.Generator(np.random.SFC64(0)), (3, 100_001))  # not a multiple of 4 draws
+    u = uniforms_of(raw_int16(np.random.Generator(np.random.SFC64(0)), (3, 100_001)))  # not a multiple of 4 draws
     assert u.dtype == torch.float32 and u.shape == (3, 100_001)
     assert u.min() == 2**-17 and u.max() == 1 - 2**-17  # 300k draws of 65536 values: both ends appear
     r = u.double() * 2**16 - 0.5  # the integers r of (r + 1/2) 2^-16

@@ -67,9 +67,9 @@ def binarize(x: torch.Tensor, generator: torch.Generator | np.random.Generator |
     """One Bernoulli draw per pixel with probability x (pixel intensities in [0, 1]).
 
     u < x with u ~ U(0, 1) is Bernoulli(x), and faster than torch.bernoulli on the CPU here. For CPU
-    tensors a numpy Generator's raw bits give u (`raw_uniforms`): 63 us for a 128 x 784 batch here,
-    146 us inside the training loop (cold caches), against 118 / 202 us with 23-bit uniforms and
-    ~260 us with torch's mt19937."""
+    tensors a numpy Generator's raw bits give u (`raw_int16`, `uniforms_of`): 63 us for a 128 x 784
+    batch here, 146 us inside the training loop (cold caches), against 118 / 202 us with 23-bit
+    uniforms and ~260 us with torch's mt19937."""
     if isinstance(generator, np.random.Generator) and x.device.type == "cpu":
         return _below(x, raw_int16(generator, x.shape))
     u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
@@ -83,29 +83,24 @@ def raw_int16(rng: np.random.Generator, shape: tuple[int, ...] | torch.Size) -> 
     return torch.from_numpy(rng.bit_generator.random_raw(-(-n // 4)).view(np.int16)[:n]).view(tuple(shape))
 
 
-def uniforms_of(r: torch.Tensor) -> torch.Tensor:
+def uniforms_of(s: torch.Tensor) -> torch.Tensor:
     """U(0, 1) float32 on the midpoints of the 2^-16 grid from 16-bit integers s (`raw_int16`):
     (r + 1/2) 2^-16 with r = s + 2^15. P(u < x) is x 2^16 rounded to an integer (halves down) over
     2^16: within 2^-17 (7.6e-6) of x, and exact at 0 and 1."""
     # s 2^-16 and the offset are exact in float32 and so is their sum, on the 2^-17 grid of (0, 1)
-    return r.to(torch.float32).mul_(2.0**-16).add_(0.5 + 2.0**-17)
+    return s.to(torch.float32).mul_(2.0**-16).add_(0.5 + 2.0**-17)
 
 
-def raw_uniforms(rng: np.random.Generator, shape: tuple[int, ...] | torch.Size) -> torch.Tensor:
-    """`uniforms_of` the next `raw_int16` draws."""
-    return uniforms_of(raw_int16(rng, shape))
-
-
-def _below(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """u < x in x's dtype for the uniforms u of r, written over u (fresh here): one pass instead of a
+def _below(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """u < x in x's dtype for the uniforms u of s, written over u (fresh here): one pass instead of a
     bool tensor and a cast (measured 59 vs 157 us for a 128 x 784 batch)."""
-    u = uniforms_of(r).to(x.dtype)
+    u = uniforms_of(s).to(x.dtype)
     return torch.lt(u, x, out=u)
 
 
-def _gather_below(x: torch.Tensor, idx: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """`_below(x[idx], r)`: compiled, the gather, the uniforms and the comparison are one pass."""
-    return _below(x.index_select(0, idx), r)
+def _gather_below(x: torch.Tensor, idx: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """`_below(x[idx], s)`: compiled, the gather, the uniforms and the comparison are one pass."""
+    return _below(x.index_select(0, idx), s)
 
 
 @functools.cache
@@ -153,7 +148,7 @@ SPAN_BYTES = 4 * 2**20
 
 def batches_per_span(data: TensorData, batch_size: int) -> int:
     """How many batches `iterate_batches` prepares at once: as many whole batches as fit in SPAN_BYTES
-    (at least one). One, when a batch's draws do not fill whole 64-bit words (`raw_uniforms`): the
+    (at least one). One, when a batch's draws do not fill whole 64-bit words (`raw_int16`): the
     draws of a span are then exactly those of its batches drawn one after another."""
     item = math.prod(data.x.shape[1:])
     if (batch_size * item) % 4:
