@@ -232,6 +232,8 @@ def test_uniforms_lie_on_the_midpoints_of_the_2_to_minus_16_grid_and_are_uniform
     from vaekit.data.base import raw_int16, uniforms_of
 
     u = uniforms_of(raw_int16(np.random.Generator(np.random.SFC64(0)), (3, 100_001)))  # not a multiple of 4 draws
+    s = torch.tensor([-2.0**15, 0.0, 2.0**15 - 1])  # integers given as float32: read, not overwritten
+    assert uniforms_of(s).tolist() == [2**-17, 0.5 + 2**-17, 1 - 2**-17] and s.tolist() == [-2**15, 0, 2**15 - 1]
     assert u.dtype == torch.float32 and u.shape == (3, 100_001)
     assert u.min() == 2**-17 and u.max() == 1 - 2**-17  # 300k draws of 65536 values: both ends appear
     r = u.double() * 2**16 - 0.5  # the integers r of (r + 1/2) 2^-16

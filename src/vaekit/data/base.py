@@ -87,8 +87,9 @@ def uniforms_of(s: torch.Tensor) -> torch.Tensor:
     """U(0, 1) float32 on the midpoints of the 2^-16 grid from 16-bit integers s (`raw_int16`):
     (r + 1/2) 2^-16 with r = s + 2^15. P(u < x) is x 2^16 rounded to an integer (halves down) over
     2^16: within 2^-17 (7.6e-6) of x, and exact at 0 and 1."""
-    # s 2^-16 and the offset are exact in float32 and so is their sum, on the 2^-17 grid of (0, 1)
-    return s.to(torch.float32).mul_(2.0**-16).add_(0.5 + 2.0**-17)
+    # s 2^-16 and the offset are exact in float32 and so is their sum, on the 2^-17 grid of (0, 1);
+    # copy=True: the scaling below works in place, and must not overwrite an s that is float32 already
+    return s.to(torch.float32, copy=True).mul_(2.0**-16).add_(0.5 + 2.0**-17)
 
 
 def _below(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
