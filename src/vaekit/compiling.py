@@ -12,10 +12,12 @@ import torch
 class CompiledOrEager:
     """Call `fn` through torch.compile (dynamic=False: one graph per input shape). Compilation happens
     at the first call; if it fails there (no C++ compiler, an unsupported platform or operator), warn
-    once and call `fn` eagerly from then on."""
+    once and call `fn` eagerly from then on, or `eager`: a function that gives the same results in a way
+    that runs faster uncompiled."""
 
-    def __init__(self, fn: Callable[..., Any], enabled: bool = True) -> None:
-        self.eager = fn
+    def __init__(self, fn: Callable[..., Any], enabled: bool = True,
+                 eager: Callable[..., Any] | None = None) -> None:
+        self.eager = fn if eager is None else eager
         self.fn: Callable[..., Any] | None = torch.compile(fn, dynamic=False) if enabled else None
 
     def __call__(self, *args: Any) -> Any:

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from vaekit.data import TensorData, base, fixed_binarization, iterate_batches
-from vaekit.data.base import batches_per_span, binarize, numpy_generator, split_indices
+from vaekit.data.base import batches_per_span, binarize, split_indices
+from vaekit.data.draws import draw_key, int16_draws
 from vaekit.errors import ConfigError
 
 N = 103
@@ -104,16 +105,18 @@ def test_dynamic_binarization_is_a_bernoulli_draw_of_the_batch_items():
         assert set(torch.unique(xb).tolist()) <= {0.0, 1.0}
         src = x[yb]
         assert ((xb == 1) <= (src > 0)).all() and ((xb == 0) <= (src < 1)).all()
-    # reproduce the draw independently: permutation first, then a numpy SFC64 seeded by one draw of the
-    # torch generator, one block of raw 64-bit words per batch read as four signed 16-bit integers
-    # s each, r = s + 2^15 on {0, ..., 2^16 - 1}, u = (r + 1/2) 2^-16, u < x
+    # reproduce the draw independently: permutation first, then the stream's key by one draw of the torch
+    # generator; the i-th item of the epoch takes draws i D, ..., i D + D - 1 of SplitMix64(key) read as
+    # four signed 16-bit integers s an output (test_draws.py), r = s + 2^15, u = (r + 1/2) 2^-16, u < x
+    from tests.data.test_draws import reference_draws
+
     g = gen(2)
     order = torch.randperm(64, generator=g)
-    rng = np.random.Generator(np.random.SFC64(int(torch.randint(0, 2**62, (), generator=g))))
+    key = int(torch.randint(0, 2**63 - 1, (), generator=g))
     expect = []
     for start in range(0, 64, 16):
         sel = x[order[start:start + 16]]
-        r = rng.bit_generator.random_raw(sel.numel() // 4).view(np.int16).astype(np.float64) + 2**15
+        r = np.array(reference_draws(key, start * 64, sel.numel()), dtype=np.float64) + 2**15
         u = ((r + 0.5) / 2**16).astype(np.float32)
         expect.append((torch.from_numpy(u).view(sel.shape) < sel).float())
     got = [xb for xb, _ in iterate_batches(data, 16, generator=gen(2))]
@@ -122,19 +125,19 @@ def test_dynamic_binarization_is_a_bernoulli_draw_of_the_batch_items():
 
 @pytest.mark.parametrize("pixels", [64, 9])
 def test_batches_prepared_a_span_at_a_time_equal_batches_prepared_one_by_one(monkeypatch, pixels):
-    monkeypatch.setattr(base, "SPAN_BYTES", 3 * 15 * 64 * 4)  # 3 batches of 15 x 64 floats a span
+    monkeypatch.setattr(base, "SPAN_BYTES", 3 * 15 * pixels * 4)  # 3 batches of 15 x pixels floats a span
     x = torch.rand(100, 1, pixels, generator=gen(4))
     data = TensorData(x, torch.arange(100), binarize="dynamic")
-    # 15 x 9 pixels fill 33.75 words of four 16-bit draws: one batch a span keeps the batches' draws
-    assert batches_per_span(data, 15) == (3 if pixels == 64 else 1)
+    assert batches_per_span(data, 15) == 3
     g = gen(9)
     order = torch.randperm(100, generator=g)
-    rng = numpy_generator(g)
-    expect = [(binarize(x[order[s:s + 15]], rng), order[s:s + 15]) for s in range(0, 100, 15)]
+    key = draw_key(g)
+    # batch by batch from the item's position in the epoch; 15 x 9 pixels start spans mid-word
+    expect = [(binarize(x[order[s:s + 15]], key, s * pixels), order[s:s + 15]) for s in range(0, 100, 15)]
     assert_same_batches(list(iterate_batches(data, 15, generator=gen(9))), expect)
-    if pixels == 64:  # the full spans (2 of 3 here) gathered and binarized by the compiled pass
-        assert_same_batches(list(iterate_batches(data, 15, generator=gen(9), compile=True)), expect)
-        assert base._compiled_gather_below().fn is not None  # compiled, not fallen back to eager
+    # the full spans (2 of 3 here) gathered and binarized by the compiled pass, with the draws in torch ops
+    assert_same_batches(list(iterate_batches(data, 15, generator=gen(9), compile=True)), expect)
+    assert base._compiled_gather_below().fn is not None  # compiled, not fallen back to eager
     plain = TensorData(x, torch.arange(100))  # a span without binarization: the gathered items themselves
     assert_same_batches(list(iterate_batches(plain, 15, generator=gen(9))), [(x[i], i) for _, i in expect])
 
@@ -229,9 +232,9 @@ def test_split_indices_rejects_unknown_splits():
 
 
 def test_uniforms_lie_on_the_midpoints_of_the_2_to_minus_16_grid_and_are_uniform():
-    from vaekit.data.base import raw_int16, uniforms_of
+    from vaekit.data.base import uniforms_of
 
-    u = uniforms_of(raw_int16(np.random.Generator(np.random.SFC64(0)), (3, 100_001)))  # not a multiple of 4 draws
+    u = uniforms_of(int16_draws(0, 1, (3, 100_001)))  # not a multiple of 4 draws, nor from a word's start
     s = torch.tensor([-2.0**15, 0.0, 2.0**15 - 1])  # integers given as float32: read, not overwritten
     assert uniforms_of(s).tolist() == [2**-17, 0.5 + 2**-17, 1 - 2**-17] and s.tolist() == [-2**15, 0, 2**15 - 1]
     assert u.dtype == torch.float32 and u.shape == (3, 100_001)
@@ -253,9 +256,14 @@ def test_binarization_of_0_and_1_is_exact_and_of_a_half_unbiased():
     from vaekit.data.base import binarize
 
     x = torch.tensor([0.0, 1.0, 0.5, 2**-17, 1 - 2**-16]).repeat(200_000, 1)
-    b = binarize(x, np.random.Generator(np.random.SFC64(3)))
+    b = binarize(x, 3)  # the stream of key 3
     assert b[:, 0].sum() == 0 and b[:, 1].sum() == len(b)
     p = b.double().mean(0)
     assert abs(p[2] - 0.5) < 5 * (0.25 / len(b)) ** 0.5
     # below the grid's first midpoint: never; just under 1: 65535 of 65536 values
     assert p[3] == 0 and b[:, 4].sum() >= len(b) - 20
+
+
+def test_a_stream_key_binarizes_on_the_cpu_only():
+    with pytest.raises(ValueError, match="stream key draws on the CPU, and x is on meta"):
+        binarize(torch.rand(4, 4, device="meta"), 3)

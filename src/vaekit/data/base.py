@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
 import torch
 
 from vaekit.compiling import CompiledOrEager
+from vaekit.data.draws import draw_key, int16_draws, int16_draws_torch
 from vaekit.errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
@@ -63,28 +63,22 @@ def check_split(split: str) -> None:
         raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}")
 
 
-def binarize(x: torch.Tensor, generator: torch.Generator | np.random.Generator | None = None) -> torch.Tensor:
+def binarize(x: torch.Tensor, generator: torch.Generator | int | None = None, start: int = 0) -> torch.Tensor:
     """One Bernoulli draw per pixel with probability x (pixel intensities in [0, 1]).
 
-    u < x with u ~ U(0, 1) is Bernoulli(x), and faster than torch.bernoulli on the CPU here. For CPU
-    tensors a numpy Generator's raw bits give u (`raw_int16`, `uniforms_of`): 63 us for a 128 x 784
-    batch here, 146 us inside the training loop (cold caches), against 118 / 202 us with 23-bit
-    uniforms and ~260 us with torch's mt19937."""
-    if isinstance(generator, np.random.Generator) and x.device.type == "cpu":
-        return _below(x, raw_int16(generator, x.shape))
+    u < x with u ~ U(0, 1) is Bernoulli(x), and faster than torch.bernoulli on the CPU here. generator:
+    a torch generator, or for CPU tensors an int key of the counter-based stream (`vaekit.data.draws`),
+    whose draws from position `start` on give u (`uniforms_of`)."""
+    if isinstance(generator, int):
+        if x.device.type != "cpu":
+            raise ValueError(f"binarize: a stream key draws on the CPU, and x is on {x.device}")
+        return _below(x, int16_draws(generator, start, x.shape))
     u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return torch.lt(u, x, out=u)
 
 
-def raw_int16(rng: np.random.Generator, shape: tuple[int, ...] | torch.Size) -> torch.Tensor:
-    """Uniform 16-bit integers on [-2^15, 2^15): four from each of the bit generator's raw 64-bit words
-    (half the words of 32-bit draws, so half the generator's time, which is most of a batch's)."""
-    n = math.prod(shape)
-    return torch.from_numpy(rng.bit_generator.random_raw(-(-n // 4)).view(np.int16)[:n]).view(tuple(shape))
-
-
 def uniforms_of(s: torch.Tensor) -> torch.Tensor:
-    """U(0, 1) float32 on the midpoints of the 2^-16 grid from 16-bit integers s (`raw_int16`):
+    """U(0, 1) float32 on the midpoints of the 2^-16 grid from 16-bit integers s (`int16_draws`):
     (r + 1/2) 2^-16 with r = s + 2^15. P(u < x) is x 2^16 rounded to an integer (halves down) over
     2^16: within 2^-17 (7.6e-6) of x, and exact at 0 and 1."""
     # s 2^-16 and the offset are exact in float32 and so is their sum, on the 2^-17 grid of (0, 1);
@@ -99,24 +93,28 @@ def _below(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     return torch.lt(u, x, out=u)
 
 
-def _gather_below(x: torch.Tensor, idx: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """`_below(x[idx], s)`: compiled, the gather, the uniforms and the comparison are one pass."""
-    return _below(x.index_select(0, idx), s)
+def _gather_below(x: torch.Tensor, idx: torch.Tensor, key: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+    """`binarize(x[idx], key, start)`, eager: the draws by numpy (key, start: int64 0-d tensors)."""
+    xb = x.index_select(0, idx)
+    return _below(xb, int16_draws(int(key), int(start), xb.shape))
+
+
+def _gather_below_fused(x: torch.Tensor, idx: torch.Tensor, key: torch.Tensor, start: torch.Tensor
+                        ) -> torch.Tensor:
+    """`_gather_below` with the draws in torch ops, which a compiled kernel computes beside the gather
+    and the comparison, on both cores. Measured in the training loop of the reference model, against
+    numpy's SFC64 words and a compiled pass that read them: 375-400 -> 275-290 us a batch (mean over an
+    epoch); 15 interleaved epochs 29.6k -> 30.8k images/s, faster in 12 of 15 (docs/benchmarks.md)."""
+    xb = x.index_select(0, idx)
+    positions = start + torch.arange(xb.numel(), device=x.device).view(xb.shape)  # (B, *event)
+    return _below(xb, int16_draws_torch(key, positions))
 
 
 @functools.cache
 def _compiled_gather_below() -> CompiledOrEager:
-    """One compiled `_gather_below` for the process (made at its first use), so that a failed
-    compilation warns once rather than every epoch."""
-    return CompiledOrEager(_gather_below)
-
-
-def numpy_generator(generator: torch.Generator | None) -> np.random.Generator:
-    """A numpy SFC64 generator (the fastest of numpy's bit generators here: 1.5 ns a 64-bit word against
-    PCG64's 1.8) seeded by one draw of the torch generator (or of torch's global RNG), so that a
-    seeded torch generator still fixes every binarization."""
-    seed = torch.randint(0, 2**62, (), generator=generator)
-    return np.random.Generator(np.random.SFC64(int(seed)))
+    """One compiled `_gather_below_fused` for the process (made at its first use), so that a failed
+    compilation warns once rather than every epoch; its fallback is the eager `_gather_below`."""
+    return CompiledOrEager(_gather_below_fused, eager=_gather_below)
 
 
 def fixed_binarization(data: Any, seed: int) -> Any:
@@ -149,11 +147,9 @@ SPAN_BYTES = 4 * 2**20
 
 def batches_per_span(data: TensorData, batch_size: int) -> int:
     """How many batches `iterate_batches` prepares at once: as many whole batches as fit in SPAN_BYTES
-    (at least one). One, when a batch's draws do not fill whole 64-bit words (`raw_int16`): the
-    draws of a span are then exactly those of its batches drawn one after another."""
+    (at least one). An item's draws depend on its position in the epoch only (`vaekit.data.draws`),
+    so any grouping gives the same batches."""
     item = math.prod(data.x.shape[1:])
-    if (batch_size * item) % 4:
-        return 1
     return max(1, SPAN_BYTES // max(1, batch_size * item * data.x.element_size()))
 
 
@@ -166,7 +162,8 @@ def iterate_batches(data: Any, batch_size: int, *, generator: torch.Generator | 
     n = len(data)
     order = torch.randperm(n, generator=generator) if shuffle else None
     on_cpu = not isinstance(data, TensorData) or data.x.device.type == "cpu"
-    rng = numpy_generator(generator) if data.binarize == "dynamic" and on_cpu else generator
+    # on the CPU, the epoch's draws: the pixels of the i-th item of the epoch take draws i D, ..., i D + D - 1
+    rng = draw_key(generator) if data.binarize == "dynamic" and on_cpu else generator
     if not isinstance(data, TensorData):  # the same draws as in memory: lazily decoded items are on the CPU
         yield from _loader_batches(data, batch_size, order, rng, drop_last)
         return
@@ -180,30 +177,31 @@ def iterate_batches(data: Any, batch_size: int, *, generator: torch.Generator | 
 
 
 def _span_items(data: TensorData, order: torch.Tensor | None, lo: int, hi: int,
-                rng: torch.Generator | np.random.Generator | None, compiled: bool
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+                rng: torch.Generator | int | None, compiled: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Items lo:hi of the epoch's order (all of them in order when it is None), binarized when the data
-    asks for it; compiled: through the compiled `_gather_below`, which is made for one span's shape.
-    Measured in the training loop of the reference model: 240 -> 200-215 us a batch (mean over epochs)."""
+    asks for it; compiled: through the compiled `_gather_below_fused`, which is made for one span's shape."""
     idx = None if order is None else order[lo:hi]
     take = (lambda t: t[lo:hi]) if idx is None else (lambda t: t.index_select(0, idx))
     y = None if data.labels is None else take(data.labels)
-    if data.binarize == "dynamic" and isinstance(rng, np.random.Generator) and idx is not None:
+    start = lo * math.prod(data.x.shape[1:])
+    if data.binarize == "dynamic" and isinstance(rng, int) and idx is not None:
         gather = _compiled_gather_below() if compiled else _gather_below
-        return gather(data.x, idx, raw_int16(rng, (hi - lo, *data.x.shape[1:]))), y
+        return gather(data.x, idx, torch.tensor(rng), torch.tensor(start)), y
     x = take(data.x)
-    return (binarize(x, rng) if data.binarize == "dynamic" else x), y
+    return (binarize(x, rng, start) if data.binarize == "dynamic" else x), y
 
 
 def _loader_batches(data: Any, batch_size: int, order: torch.Tensor | None,
-                    generator: torch.Generator | np.random.Generator | None, drop_last: bool
+                    generator: torch.Generator | int | None, drop_last: bool
                     ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     indices = order.tolist() if order is not None else list(range(len(data)))
     loader = torch.utils.data.DataLoader(data, batch_size=batch_size, sampler=indices, drop_last=drop_last,
                                          num_workers=getattr(data, "workers", 0), collate_fn=_collate)
+    start = 0  # draws taken so far: as in memory, item i's pixels take draws i D on
     for x, y in loader:
         if data.binarize == "dynamic":
-            x = binarize(x, generator)
+            x = binarize(x, generator, start)
+        start += x.numel()
         yield x, y
 
 
