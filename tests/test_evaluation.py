@@ -20,8 +20,11 @@ def test_compiled_and_eager_evaluation_agree_and_are_reproducible():
     b = evaluate(model, data, k=400, seed=1, progress=False, compile=False)
     c = evaluate(model, data, k=400, seed=1, progress=True, compile=True)
     assert a == b  # the same seed, the same numbers
-    # compiled kernels draw their own ε: the estimates agree within Monte-Carlo error (k = 400, 40 points)
-    assert abs(a["log_likelihood"] - c["log_likelihood"]) < 0.2
+    # the compiled graph draws ε with torch's randn in the eager order (fallback_random): the same draws,
+    # so the two differ by the rounding of fused kernels only. Measured: 1e-7 nats; with ε drawn by
+    # inductor's own Philox the compiled path was 0.0037 nats off (log-likelihood) and 0.0029 (ELBO).
+    assert abs(a["log_likelihood"] - c["log_likelihood"]) < 1e-4
+    assert abs(a["elbo"] - c["elbo"]) < 1e-4
     for r in (a, c):
         assert r["log_likelihood"] >= r["elbo"] - 0.05
         assert r["bits_per_dim"] == -r["log_likelihood"] / (36 * math.log(2))

@@ -16,9 +16,10 @@ class CompiledOrEager:
     that runs faster uncompiled."""
 
     def __init__(self, fn: Callable[..., Any], enabled: bool = True,
-                 eager: Callable[..., Any] | None = None) -> None:
+                 eager: Callable[..., Any] | None = None, options: dict[str, Any] | None = None) -> None:
         self.eager = fn if eager is None else eager
-        self.fn: Callable[..., Any] | None = torch.compile(fn, dynamic=False) if enabled else None
+        self.fn: Callable[..., Any] | None = (torch.compile(fn, dynamic=False, options=options)
+                                              if enabled else None)
 
     def __call__(self, *args: Any) -> Any:
         if self.fn is not None:
