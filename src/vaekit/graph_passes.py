@@ -103,10 +103,10 @@ class GraphPasses(CustomGraphPass):
 
 @functools.cache
 def sampling_options() -> dict[str, Any]:
-    """torch.compile options for a graph that draws its own ε and needs no gradients (the evaluation's
-    log-weights):
+    """torch.compile options for a graph that draws its own ε (the evaluation's log-weights, the
+    training loop's plain path):
     - fallback_random: ε by torch's vectorised randn, in the eager code's order, rather than by
-      inductor's per-element Philox. A compiled evaluation then draws what an eager one does (tested).
+      inductor's per-element Philox. A compiled graph then draws what the eager code does (tested).
     - the bias added in the kernel that reads each float32 product (`UnfuseBiasAddmm`).
     Measured on the reference model's k = 5000 evaluation (200 test images, 4 interleaved rounds):
     4.35 min a 10k images as compiled before, 3.69 with fallback_random, 3.54 with both.

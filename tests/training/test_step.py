@@ -126,6 +126,25 @@ def test_compiled_step_trains_guards_nan_and_keeps_the_weights(tmp_path):
     assert trainer.train_step(x) is not None and trainer.state.nonfinite_in_row == 0
 
 
+def test_the_compiled_plain_path_draws_the_eager_paths_eps(tmp_path):
+    # DDP's steps and an epoch's last, smaller batch go through the compiled objective and autograd; it
+    # draws ε with torch's randn in the eager order (sampling_options), so both paths take the same step
+    eager = loop.Trainer(tiny_config(compile=False), tmp_path / "eager")
+    plain = loop.Trainer(tiny_config(compile=True), tmp_path / "plain")
+    plain.model.load_state_dict(eager.model.state_dict())
+    plain.functional = None  # as under DDP
+    x = eager.train_data.x[:32]
+    for trainer in (eager, plain):
+        trainer.model.train()
+        torch.manual_seed(3)
+        trainer.train_step(x)
+    assert plain.compiled.fn is not None  # compiled, and no fallback happened
+    for a, b in zip(eager.params, plain.params, strict=True):
+        # measured: 3e-7 apart at most; with inductor's own Philox draws 0.01, two steps of lr apart (Adam's
+        # first step moves each weight by ±lr, and other draws turned some gradients' signs)
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_two_compiled_steps_of_the_same_shapes_keep_their_own_graphs():
     # the graphs keep only tensor guards: a second instance must not run the first one's (unclipped) graph
     module, params = tiny_objective()

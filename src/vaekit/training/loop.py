@@ -32,6 +32,7 @@ from vaekit.config import Config, save_config
 from vaekit.data import TensorData, class_count, iterate_batches, load_split
 from vaekit.errors import ConfigError, TrainingError
 from vaekit.evaluation import validation_elbo
+from vaekit.graph_passes import sampling_options
 from vaekit.model import VAE, build_model
 from vaekit.objectives import Terms, beta_at
 from vaekit.run import Run, RunPaths, check_resumable, default_run_dir, init_weights, load_run, read_run_config
@@ -105,8 +106,9 @@ class Trainer:
         if self.dist.enabled:  # gradients all-reduced by DDP's hooks (gloo on CPUs, nccl on GPUs)
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.eager = nn.parallel.DistributedDataParallel(self.eager, device_ids=ids)
-        # the plain path's objective, compiled: DDP's full batches, and a fallback of the compiled step
-        self.compiled = CompiledOrEager(self.eager, enabled=t.compile)
+        # the plain path's objective, compiled: DDP's full batches, and a fallback of the compiled step;
+        # it draws ε as the eager objective does (sampling_options)
+        self.compiled = CompiledOrEager(self.eager, enabled=t.compile, options=sampling_options())
         # one compiled graph for forward, backward and the norm (vaekit.training.step), single process
         self.functional = None if self.dist.enabled or not t.compile else FunctionalGradients(
             self.eager, self.params, t.grad_clip)
