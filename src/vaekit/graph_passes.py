@@ -1,6 +1,7 @@
-"""Inductor graph passes and options of vaekit's compiled graphs (the training step, the evaluation).
+"""Inductor graph passes and options of vaekit's compiled graphs (the training step and loop, the evaluation).
 
-Imported only where a graph is compiled: it loads torch._inductor (~1.4 s here).
+It loads torch._inductor (~1.4 s here): the training code imports it, the evaluation only when it compiles,
+and the data code not at all.
 """
 
 from __future__ import annotations
