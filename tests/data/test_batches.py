@@ -267,3 +267,12 @@ def test_binarization_of_0_and_1_is_exact_and_of_a_half_unbiased():
 def test_a_stream_key_binarizes_on_the_cpu_only():
     with pytest.raises(ValueError, match="stream key draws on the CPU, and x is on meta"):
         binarize(torch.rand(4, 4, device="meta"), 3)
+
+
+def test_the_compiled_pass_and_its_eager_fallback_draw_alike():
+    # the fallback (numpy's draws) and the torch formula the compiled pass runs, both eager here
+    x = torch.rand(50, 1, 3, 3, generator=gen(5))
+    idx, key, start = torch.randperm(50, generator=gen(6))[:20], torch.tensor(2**62 + 17), torch.tensor(9 * 7 + 2)
+    a, b = base._gather_below(x, idx, key, start), base._gather_below_fused(x, idx, key, start)
+    assert torch.equal(a, b) and torch.equal(a, binarize(x[idx], 2**62 + 17, 65))
+    assert 0.3 < a.mean().item() < 0.7  # draws, not a constant (x averages 0.5 over 180 pixels)

@@ -94,9 +94,9 @@ def _below(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
 
 
 def _gather_below(x: torch.Tensor, idx: torch.Tensor, key: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
-    """`binarize(x[idx], key, start)`, eager: the draws by numpy (key, start: int64 0-d tensors)."""
-    xb = x.index_select(0, idx)
-    return _below(xb, int16_draws(int(key), int(start), xb.shape))
+    """`binarize(x[idx], key, start)` with key and start as int64 0-d tensors: the eager fallback of the
+    compiled `_gather_below_fused`, its draws by numpy."""
+    return binarize(x.index_select(0, idx), int(key), int(start))
 
 
 def _gather_below_fused(x: torch.Tensor, idx: torch.Tensor, key: torch.Tensor, start: torch.Tensor
@@ -183,10 +183,9 @@ def _span_items(data: TensorData, order: torch.Tensor | None, lo: int, hi: int,
     idx = None if order is None else order[lo:hi]
     take = (lambda t: t[lo:hi]) if idx is None else (lambda t: t.index_select(0, idx))
     y = None if data.labels is None else take(data.labels)
-    start = lo * math.prod(data.x.shape[1:])
-    if data.binarize == "dynamic" and isinstance(rng, int) and idx is not None:
-        gather = _compiled_gather_below() if compiled else _gather_below
-        return gather(data.x, idx, torch.tensor(rng), torch.tensor(start)), y
+    start = lo * math.prod(data.x.shape[1:])  # the span's first draw
+    if compiled and data.binarize == "dynamic" and isinstance(rng, int) and idx is not None:
+        return _compiled_gather_below()(data.x, idx, torch.tensor(rng), torch.tensor(start)), y
     x = take(data.x)
     return (binarize(x, rng, start) if data.binarize == "dynamic" else x), y
 
