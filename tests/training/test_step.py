@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch._inductor.config as inductor_config
 from torch import nn
 
 from tests.conftest import tiny_config
@@ -164,11 +165,37 @@ def test_a_failed_compilation_warns_and_trains_by_backward(tmp_path, monkeypatch
         raise RuntimeError("no C++ compiler")
 
     trainer.functional.fn = broken
+    trainer.functional.precompile = False  # the precompiled path's own fallback: the test below
     x = trainer.train_data.x[:32]
     with pytest.warns(UserWarning, match="training step failed.*loss.backward"):
         assert trainer.train_step(x) is not None
     assert trainer.functional.fn is None
     assert trainer.train_step(x) is not None  # and on, silently
+
+
+def test_the_precompiled_graph_gives_torch_compiles_results_and_falls_back_to_it(monkeypatch):
+    module, params = tiny_objective()
+    x, beta = (torch.rand(8, 1, 16, 16) < 0.3).float(), torch.tensor(1.0)
+    direct = FunctionalGradients(module, params)
+    torch.manual_seed(4)
+    want = direct(x, beta)
+    assert direct.direct is not None and direct.key is not None  # precompiled, and called directly
+    # aot_compile refuses to run without inductor's caches: the graph is then called through torch.compile
+    monkeypatch.setattr(inductor_config, "force_disable_caches", True)
+    hooked = FunctionalGradients(module, params)
+    torch.manual_seed(4)
+    with pytest.warns(UserWarning, match="precompiling the training step failed"):
+        got = hooked(x, beta)
+    assert hooked.direct is None and hooked.fn is not None
+    leaves = [torch.utils._pytree.tree_leaves(r) for r in (want, got)]
+    assert len(leaves[0]) == 13 and all(torch.equal(a, b) for a, b in zip(*leaves, strict=True))
+    # a batch the precompiled graph was not traced for goes through torch.compile and its guards
+    torch.manual_seed(6)
+    _, small, _ = direct(x[:4], beta)
+    torch.manual_seed(6)
+    _, eager, _ = FunctionalGradients(module, params, compile=False)(x[:4], beta)
+    for a, b in zip(small, eager, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_objective_is_the_elbo_loss_of_the_model():
