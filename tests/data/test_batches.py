@@ -138,8 +138,14 @@ def test_batches_prepared_a_span_at_a_time_equal_batches_prepared_one_by_one(mon
     # the full spans (2 of 3 here) gathered and binarized by the compiled pass, with the draws in torch ops
     assert_same_batches(list(iterate_batches(data, 15, generator=gen(9), compile=True)), expect)
     assert base._compiled_gather_below().fn is not None  # compiled, not fallen back to eager
+    # batches left for the compiled training step to draw: binarized(), they are the same batches
+    drawn = list(iterate_batches(data, 15, generator=gen(9), drawn=True))
+    assert all(isinstance(b, base.DrawnBatch) and b.source is x for b, _ in drawn)
+    assert_same_batches([(b.binarized(), y) for b, y in drawn], expect)
     plain = TensorData(x, torch.arange(100))  # a span without binarization: the gathered items themselves
-    assert_same_batches(list(iterate_batches(plain, 15, generator=gen(9))), [(x[i], i) for _, i in expect])
+    for drawn in (False, True):  # nothing to draw: plain tensors either way
+        assert_same_batches(list(iterate_batches(plain, 15, generator=gen(9), drawn=drawn)),
+                            [(x[i], i) for _, i in expect])
 
 
 def assert_same_batches(got: list, expect: list) -> None:
@@ -273,6 +279,6 @@ def test_the_compiled_pass_and_its_eager_fallback_draw_alike():
     # the fallback (numpy's draws) and the torch formula the compiled pass runs, both eager here
     x = torch.rand(50, 1, 3, 3, generator=gen(5))
     idx, key, start = torch.randperm(50, generator=gen(6))[:20], torch.tensor(2**62 + 17), torch.tensor(9 * 7 + 2)
-    a, b = base._gather_below(x, idx, key, start), base._gather_below_fused(x, idx, key, start)
+    a, b = base._gather_below(x, idx, key, start), base.gather_binarized(x, idx, key, start)
     assert torch.equal(a, b) and torch.equal(a, binarize(x[idx], 2**62 + 17, 65))
     assert 0.3 < a.mean().item() < 0.7  # draws, not a constant (x averages 0.5 over 180 pixels)

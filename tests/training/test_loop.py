@@ -7,9 +7,10 @@ import torch
 
 import vaekit
 from tests.conftest import tiny_config
+from vaekit.data import TensorData
 from vaekit.errors import CheckpointError, TrainingError
 from vaekit.training import loop, step
-from vaekit.training.metrics import read_metrics
+from vaekit.training.metrics import NullLog, read_metrics
 
 
 def epochs_of(run_dir) -> list[dict]:
@@ -167,6 +168,36 @@ def test_compiled_step_trains_as_the_eager_one(tmp_path):
     assert losses(compiled.dir) == pytest.approx(losses(eager.dir), rel=1e-3)
     a, b = epochs_of(eager.dir)[-1]["val_elbo"], epochs_of(compiled.dir)[-1]["val_elbo"]
     assert abs(a - b) < 0.05, (a, b)
+
+
+def test_an_epoch_of_drawn_batches_takes_the_steps_of_binarized_ones(tmp_path, monkeypatch):
+    # One process with --compile: dynamically binarized batches come as DrawnBatches, which the compiled
+    # step draws in its graph and the last, smaller batch by binarized(). Against binarized spans: the same
+    # draws, so the same 0s and 1s, and the same steps
+    kinds: dict[str, set] = {"drawn": set(), "spans": set()}
+    mode = {"name": "drawn"}
+
+    def batches(*args, drawn, **kw):
+        for x, y in data_iterate(*args, drawn=drawn and mode["name"] == "drawn", **kw):
+            kinds[mode["name"]].add(type(x).__name__)
+            yield x, y
+
+    data_iterate = loop.iterate_batches
+    monkeypatch.setattr(loop, "iterate_batches", batches)
+    weights = []
+    for name in kinds:
+        mode["name"] = name
+        trainer = loop.Trainer(tiny_config(compile=True), tmp_path / name)
+        n = len(trainer.train_data)
+        assert n % 32 != 0  # a last, smaller batch: the plain path
+        gray = torch.rand((n, *trainer.train_data.event_shape), generator=torch.Generator().manual_seed(0))
+        trainer.train_data = TensorData(gray, binarize="dynamic")
+        trainer.run_epoch(1, NullLog())
+        assert trainer.functional.direct is not None  # precompiled, no fallback
+        weights.append([p.detach() for p in trainer.params])
+    assert kinds == {"drawn": {"DrawnBatch"}, "spans": {"Tensor"}}
+    for a, b in zip(*weights, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_bf16_autocast_trains_and_keeps_densities_in_float32(tmp_path):

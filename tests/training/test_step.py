@@ -10,6 +10,7 @@ from torch import nn
 
 from tests.conftest import tiny_config
 from vaekit.config import ModelConfig, TrainConfig
+from vaekit.data import DrawnBatch
 from vaekit.model import build_model
 from vaekit.training import loop
 from vaekit.training.optim import make_optimizer
@@ -173,7 +174,7 @@ def test_a_failed_compilation_warns_and_trains_by_backward(tmp_path, monkeypatch
     assert trainer.train_step(x) is not None  # and on, silently
 
 
-def test_the_precompiled_graph_gives_torch_compiles_results_and_falls_back_to_it(monkeypatch):
+def test_the_precompiled_graph_gives_torch_compiles_results_and_falls_back_to_it():
     module, params = tiny_objective()
     x, beta = (torch.rand(8, 1, 16, 16) < 0.3).float(), torch.tensor(1.0)
     direct = FunctionalGradients(module, params)
@@ -181,10 +182,9 @@ def test_the_precompiled_graph_gives_torch_compiles_results_and_falls_back_to_it
     want = direct(x, beta)
     assert direct.direct is not None and direct.key is not None  # precompiled, and called directly
     # aot_compile refuses to run without inductor's caches: the graph is then called through torch.compile
-    monkeypatch.setattr(inductor_config, "force_disable_caches", True)
     hooked = FunctionalGradients(module, params)
     torch.manual_seed(4)
-    with pytest.warns(UserWarning, match="precompiling the training step failed"):
+    with inductor_config.patch(force_disable_caches=True), pytest.warns(UserWarning, match="precompiling the"):
         got = hooked(x, beta)
     assert hooked.direct is None and hooked.fn is not None
     leaves = [torch.utils._pytree.tree_leaves(r) for r in (want, got)]
@@ -196,6 +196,20 @@ def test_the_precompiled_graph_gives_torch_compiles_results_and_falls_back_to_it
     _, eager, _ = FunctionalGradients(module, params, compile=False)(x[:4], beta)
     for a, b in zip(small, eager, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_a_drawn_batch_is_drawn_inside_the_graph_as_binarized_draws_it():
+    module, params = tiny_objective()
+    source = torch.rand(40, 1, 16, 16, generator=torch.Generator().manual_seed(1))
+    batch = DrawnBatch(source, torch.randperm(40)[:8], torch.tensor(12345), torch.tensor(256 * 3))
+    step = FunctionalGradients(module, params)
+    results = []
+    for x in (batch, batch.binarized()):
+        torch.manual_seed(4)
+        results.append(torch.utils._pytree.tree_leaves(step(x, torch.tensor(1.0))))
+    assert step.direct is not None  # the DrawnBatch's graph, precompiled; the tensor went through torch.compile
+    # the pixels are the same 0s and 1s, so the loss, the gradients and the norm are too
+    assert all(torch.equal(a, b) for a, b in zip(*results, strict=True))
 
 
 def test_objective_is_the_elbo_loss_of_the_model():

@@ -63,6 +63,24 @@ def check_split(split: str) -> None:
         raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}")
 
 
+@dataclass(frozen=True)
+class DrawnBatch:
+    """A batch of dynamically binarized items, not drawn yet: rows `idx` of `source`, whose pixels take
+    the epoch's stream `key` from draw `start` on (`vaekit.data.draws`). `binarized()` draws it; the
+    compiled training step draws it inside its own graph, the same numbers, so that gathering, drawing and
+    comparing are fused into the step's first kernels rather than a pass of their own (docs/benchmarks.md)."""
+    source: torch.Tensor  # (N, *event) intensities in [0, 1], on the CPU
+    idx: torch.Tensor     # (B,) int64
+    key: torch.Tensor     # () int64
+    start: torch.Tensor   # () int64
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def binarized(self) -> torch.Tensor:
+        return _gather_below(self.source, self.idx, self.key, self.start)
+
+
 def binarize(x: torch.Tensor, generator: torch.Generator | int | None = None, start: int = 0) -> torch.Tensor:
     """One Bernoulli draw per pixel with probability x (pixel intensities in [0, 1]).
 
@@ -95,16 +113,17 @@ def _below(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
 
 def _gather_below(x: torch.Tensor, idx: torch.Tensor, key: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
     """`binarize(x[idx], key, start)` with key and start as int64 0-d tensors: the eager fallback of the
-    compiled `_gather_below_fused`, its draws by numpy."""
+    compiled `gather_binarized`, its draws by numpy."""
     return binarize(x.index_select(0, idx), int(key), int(start))
 
 
-def _gather_below_fused(x: torch.Tensor, idx: torch.Tensor, key: torch.Tensor, start: torch.Tensor
-                        ) -> torch.Tensor:
+def gather_binarized(x: torch.Tensor, idx: torch.Tensor, key: torch.Tensor, start: torch.Tensor
+                     ) -> torch.Tensor:
     """`_gather_below` with the draws in torch ops, which a compiled kernel computes beside the gather
     and the comparison, on both cores. Measured in the training loop of the reference model, against
     numpy's SFC64 words and a compiled pass that read them: 375-400 -> 275-290 us a batch (mean over an
-    epoch); 15 interleaved epochs 29.6k -> 30.8k images/s, faster in 12 of 15 (docs/benchmarks.md)."""
+    epoch); 15 interleaved epochs 29.6k -> 30.8k images/s, faster in 12 of 15 (docs/benchmarks.md).
+    The compiled training step calls it inside its own graph (`DrawnBatch`)."""
     xb = x.index_select(0, idx)
     positions = start + torch.arange(xb.numel(), device=x.device).view(xb.shape)  # (B, *event)
     return _below(xb, int16_draws_torch(key, positions))
@@ -112,9 +131,9 @@ def _gather_below_fused(x: torch.Tensor, idx: torch.Tensor, key: torch.Tensor, s
 
 @functools.cache
 def _compiled_gather_below() -> CompiledOrEager:
-    """One compiled `_gather_below_fused` for the process (made at its first use), so that a failed
+    """One compiled `gather_binarized` for the process (made at its first use), so that a failed
     compilation warns once rather than every epoch; its fallback is the eager `_gather_below`."""
-    return CompiledOrEager(_gather_below_fused, eager=_gather_below)
+    return CompiledOrEager(gather_binarized, eager=_gather_below)
 
 
 def fixed_binarization(data: Any, seed: int) -> Any:
@@ -154,11 +173,13 @@ def batches_per_span(data: TensorData, batch_size: int) -> int:
 
 
 def iterate_batches(data: Any, batch_size: int, *, generator: torch.Generator | None = None,
-                    shuffle: bool = True, drop_last: bool = False, compile: bool = False
-                    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+                    shuffle: bool = True, drop_last: bool = False, compile: bool = False, drawn: bool = False
+                    ) -> Iterator[tuple[torch.Tensor | DrawnBatch, torch.Tensor | None]]:
     """Yield (x, labels-or-None) batches; a fresh Bernoulli draw per batch for dynamic binarization.
     In-memory batches are slices of a span prepared at once (`batches_per_span`). compile: gather and
-    binarize each full span in one compiled pass (the training loop's --compile), with the same draws."""
+    binarize each full span in one compiled pass (the training loop's --compile), with the same draws.
+    drawn: dynamically binarized, shuffled in-memory data on the CPU comes as `DrawnBatch`es instead, for
+    the compiled training step to draw (`binarized()` gives the batch the other paths give)."""
     n = len(data)
     order = torch.randperm(n, generator=generator) if shuffle else None
     on_cpu = not isinstance(data, TensorData) or data.x.device.type == "cpu"
@@ -168,6 +189,9 @@ def iterate_batches(data: Any, batch_size: int, *, generator: torch.Generator | 
         yield from _loader_batches(data, batch_size, order, rng, drop_last)
         return
     stop = n - n % batch_size if drop_last else n
+    if drawn and isinstance(rng, int) and order is not None:
+        yield from _drawn_batches(data, batch_size, order, rng, stop)
+        return
     span = batch_size * batches_per_span(data, batch_size)
     for lo in range(0, stop, span):
         hi = min(lo + span, stop)
@@ -176,10 +200,19 @@ def iterate_batches(data: Any, batch_size: int, *, generator: torch.Generator | 
             yield x[start:start + batch_size], None if y is None else y[start:start + batch_size]
 
 
+def _drawn_batches(data: TensorData, batch_size: int, order: torch.Tensor, key: int, stop: int
+                   ) -> Iterator[tuple[DrawnBatch, torch.Tensor | None]]:
+    item, key_t = math.prod(data.x.shape[1:]), torch.tensor(key)
+    for lo in range(0, stop, batch_size):
+        idx = order[lo:min(lo + batch_size, stop)]
+        y = None if data.labels is None else data.labels.index_select(0, idx)
+        yield DrawnBatch(data.x, idx, key_t, torch.tensor(lo * item)), y
+
+
 def _span_items(data: TensorData, order: torch.Tensor | None, lo: int, hi: int,
                 rng: torch.Generator | int | None, compiled: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Items lo:hi of the epoch's order (all of them in order when it is None), binarized when the data
-    asks for it; compiled: through the compiled `_gather_below_fused`, which is made for one span's shape."""
+    asks for it; compiled: through the compiled `gather_binarized`, which is made for one span's shape."""
     idx = None if order is None else order[lo:hi]
     take = (lambda t: t[lo:hi]) if idx is None else (lambda t: t.index_select(0, idx))
     y = None if data.labels is None else take(data.labels)

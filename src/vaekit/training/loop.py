@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from vaekit import denormals
 from vaekit.compiling import CompiledOrEager
 from vaekit.config import Config, save_config
-from vaekit.data import TensorData, class_count, iterate_batches, load_split
+from vaekit.data import DrawnBatch, TensorData, class_count, iterate_batches, load_split
 from vaekit.errors import ConfigError, TrainingError
 from vaekit.evaluation import validation_elbo
 from vaekit.graph_passes import sampling_options
@@ -146,9 +146,10 @@ class Trainer:
         self.paths.metrics.write_text("")
 
     # --- the step -------------------------------------------------------------------------------
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Terms | None:
+    def train_step(self, x: torch.Tensor | DrawnBatch, y: torch.Tensor | None = None) -> Terms | None:
         """One optimizer step; returns None when the loss or gradient was non-finite and the
-        step was skipped (vdvae's guard), raising after `max_nonfinite` of them in a row."""
+        step was skipped (vdvae's guard), raising after `max_nonfinite` of them in a row. A DrawnBatch
+        (single process, --compile, on the CPU) is drawn inside the compiled step's graph."""
         t, s = self.cfg.train, self.state
         lr = lr_at(s.step, lr=t.lr, total_steps=t.epochs * self.steps_per_epoch, schedule=t.schedule,
                    warmup_steps=t.lr_warmup_steps, min_ratio=t.lr_min_ratio)
@@ -159,7 +160,9 @@ class Trainer:
         y = None if y is None else distributed.shard(y, self.dist)[0]
         full = len(x) == t.batch_size // self.dist.world  # a last, smaller batch runs eagerly
         found = self.functional(x, beta, y) if full and self.functional is not None else None
-        out, grads, ok = found if found is not None else self._backward(x, beta, y, weight, full)
+        if found is None:
+            found = self._backward(x.binarized() if isinstance(x, DrawnBatch) else x, beta, y, weight, full)
+        out, grads, ok = found
         terms = objective_terms(out)
         s.step += 1
         bad = ~ok
@@ -213,10 +216,13 @@ class Trainer:
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{t.epochs}",
                    disable=not (t.progress and self.main), leave=False)
         start = time.perf_counter()
-        for x, labels in iterate_batches(self.train_data, t.batch_size, generator=data_gen, compile=t.compile):
+        # the compiled step draws dynamically binarized batches itself (DrawnBatch): no pass of their own
+        drawn = self.functional is not None and self.device.type == "cpu"
+        for x, labels in iterate_batches(self.train_data, t.batch_size, generator=data_gen, compile=t.compile,
+                                         drawn=drawn):
             if len(x) < self.dist.world:
                 continue  # a last batch too small to give every rank an item (distributed runs only)
-            x = x.to(self.device, non_blocking=True)
+            x = x if isinstance(x, DrawnBatch) else x.to(self.device, non_blocking=True)
             y = labels.to(self.device) if self.cfg.model.conditional else None
             terms = self.train_step(x, y)
             bar.update(1)

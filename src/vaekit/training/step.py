@@ -25,6 +25,7 @@ from torch import nn
 from torch.func import functional_call
 
 from vaekit.config import Config
+from vaekit.data.base import DrawnBatch, gather_binarized
 from vaekit.graph_passes import CastBeforeTranspose, GraphPasses, UnfuseBiasAddmm
 from vaekit.model import VAE
 from vaekit.objectives import Terms, elbo, iwae_bound
@@ -119,8 +120,11 @@ class FunctionalGradients:
         out = functional_call(self.module, dict(zip(self.names, values, strict=True)), (x, beta, y))
         return out[0], tuple(out)
 
-    def _graph(self, values: list[torch.Tensor], x: torch.Tensor, beta: torch.Tensor,
-               y: torch.Tensor | None) -> tuple[Any, ...]:
+    def _graph(self, values: list[torch.Tensor], x: torch.Tensor, beta: torch.Tensor, y: torch.Tensor | None,
+               idx: torch.Tensor | None = None, key: torch.Tensor | None = None,
+               start: torch.Tensor | None = None) -> tuple[Any, ...]:
+        if idx is not None:  # a DrawnBatch, x its source: gathered and drawn in the graph's first kernels
+            x = gather_binarized(x, idx, key, start)
         grads, out = torch.func.grad(self._loss, has_aux=True)(values, x, beta, y)
         # row sums first: inductor reduces each row in one vectorised pass; one sum over a whole weight
         # matrix took its cascade (pairwise) summation: 1.962 -> 1.936 ms a call, 12 of 15 rounds
@@ -131,17 +135,18 @@ class FunctionalGradients:
         ok = torch.isfinite(out[0]) & torch.isfinite(norm)
         return out, list(grads), ok
 
-    def __call__(self, x: torch.Tensor, beta: torch.Tensor, y: torch.Tensor | None = None
+    def __call__(self, x: torch.Tensor | DrawnBatch, beta: torch.Tensor, y: torch.Tensor | None = None
                  ) -> tuple[tuple[torch.Tensor, ...], list[torch.Tensor], torch.Tensor] | None:
         if self.fn is None or not all(m.training for m in self.submodules):  # traced in training mode
             return None
         values = [p.detach() for p in self.params]
+        args = (x.source, beta, y, x.idx, x.key, x.start) if isinstance(x, DrawnBatch) else (x, beta, y)
         try:
             if self.precompile:
-                self._precompile(values, x, beta, y)
-            if self.direct is not None and self._key(x, y) == self.key:
-                return self.direct(self, values, x, beta, y)
-            return self.fn(values, x, beta, y)
+                self._precompile(values, args)
+            if self.direct is not None and self._key(args) == self.key:
+                return self.direct(self, values, *args)
+            return self.fn(values, *args)
         except Exception as e:  # torch._dynamo / inductor errors share no public base class
             warnings.warn(f"torch.compile of the training step failed ({type(e).__name__}: {e}); "
                           "using loss.backward() from now on", stacklevel=2)
@@ -149,14 +154,13 @@ class FunctionalGradients:
             return None
 
     @staticmethod
-    def _key(x: torch.Tensor, y: torch.Tensor | None) -> tuple[Any, ...]:
-        """What the precompiled graph assumes of a call: the batch's layout, and grad mode (the parameters
-        keep their shapes and dtypes for the Trainer's life, beta is always a 0-d float32 tensor)."""
-        return (x.shape, x.stride(), x.dtype, x.device, None if y is None else (y.shape, y.dtype),
+    def _key(args: tuple[torch.Tensor | None, ...]) -> tuple[Any, ...]:
+        """What the precompiled graph assumes of a call: its tensors' layouts, and grad mode (the
+        parameters keep their shapes and dtypes for the Trainer's life)."""
+        return (*(None if a is None else (a.shape, a.stride(), a.dtype, a.device) for a in args),
                 torch.is_grad_enabled())
 
-    def _precompile(self, values: list[torch.Tensor], x: torch.Tensor, beta: torch.Tensor,
-                    y: torch.Tensor | None) -> None:
+    def _precompile(self, values: list[torch.Tensor], args: tuple[torch.Tensor | None, ...]) -> None:
         """Compile the graph once, ahead of the calls (`aot_compile`, torch >= 2.9), and keep the function
         that runs it. Through `torch.compile`'s wrapper every call also paid for the frame hook, a config
         patch and dynamo's dispatch: 2.60-2.68 ms a call against 2.34-2.40 called directly, with the same
@@ -165,12 +169,12 @@ class FunctionalGradients:
         self.precompile = False
         try:
             aot = torch.compile(self._own_graph(), fullgraph=True, dynamic=False, options=self.options
-                                ).aot_compile(((values, x, beta, y), {}))
+                                ).aot_compile(((values, *args), {}))
         except Exception as e:  # e.g. inductor's caches disabled (TORCHINDUCTOR_FORCE_DISABLE_CACHES)
             warnings.warn(f"precompiling the training step failed ({type(e).__name__}: {e}); calling it "
                           "through torch.compile, ~0.2 ms a step slower", stacklevel=3)
             return
-        self.direct, self.key = aot.fn, self._key(x, y)
+        self.direct, self.key = aot.fn, self._key(args)
 
 
 def _fused_adam(opt: torch.optim.Optimizer) -> bool:
