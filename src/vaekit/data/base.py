@@ -203,10 +203,11 @@ def iterate_batches(data: Any, batch_size: int, *, generator: torch.Generator | 
 def _drawn_batches(data: TensorData, batch_size: int, order: torch.Tensor, key: int, stop: int
                    ) -> Iterator[tuple[DrawnBatch, torch.Tensor | None]]:
     item, key_t = math.prod(data.x.shape[1:]), torch.tensor(key)
+    labels = None if data.labels is None else data.labels.index_select(0, order)  # one gather an epoch
     for lo in range(0, stop, batch_size):
-        idx = order[lo:min(lo + batch_size, stop)]
-        y = None if data.labels is None else data.labels.index_select(0, idx)
-        yield DrawnBatch(data.x, idx, key_t, torch.tensor(lo * item)), y
+        hi = min(lo + batch_size, stop)
+        y = None if labels is None else labels[lo:hi]
+        yield DrawnBatch(data.x, order[lo:hi], key_t, torch.tensor(lo * item)), y
 
 
 def _span_items(data: TensorData, order: torch.Tensor | None, lo: int, hi: int,

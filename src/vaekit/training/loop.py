@@ -113,6 +113,7 @@ class Trainer:
         self.functional = None if self.dist.enabled or not t.compile else FunctionalGradients(
             self.eager, self.params, t.grad_clip)
         self.state = LoopState()
+        self._beta: tuple[float, torch.Tensor] | None = None  # the last step's β, and its tensor
 
     def open(self, resume: bool) -> None:
         """Continue from the run folder's newest intact checkpoint, or start the folder afresh (a new
@@ -155,7 +156,10 @@ class Trainer:
                    warmup_steps=t.lr_warmup_steps, min_ratio=t.lr_min_ratio)
         for group in self.opt.param_groups:
             group["lr"] = lr
-        beta = torch.tensor(beta_at(s.step, t.beta, t.warmup_steps), device=self.device)
+        b = beta_at(s.step, t.beta, t.warmup_steps)
+        if self._beta is None or self._beta[0] != b:  # a tensor input of the compiled step: made when β moves
+            self._beta = (b, torch.tensor(b, device=self.device))
+        beta = self._beta[1]
         x, weight = distributed.shard(x, self.dist)  # this rank's slice of the global batch
         y = None if y is None else distributed.shard(y, self.dist)[0]
         full = len(x) == t.batch_size // self.dist.world  # a last, smaller batch runs eagerly
@@ -165,10 +169,9 @@ class Trainer:
         out, grads, ok = found
         terms = objective_terms(out)
         s.step += 1
-        bad = ~ok
         if self.dist.enabled:  # every rank skips together (the norm of the all-reduced gradient agrees)
-            bad = distributed.all_reduce_sum(bad.float(), self.dist) > 0
-        if bool(bad):
+            ok = distributed.all_reduce_sum((~ok).float(), self.dist) == 0
+        if not bool(ok):
             s.skipped += 1
             s.nonfinite_in_row += 1
             if s.nonfinite_in_row >= t.max_nonfinite:
