@@ -180,7 +180,11 @@ def test_the_precompiled_graph_gives_torch_compiles_results_and_falls_back_to_it
     direct = FunctionalGradients(module, params)
     torch.manual_seed(4)
     want = direct(x, beta)
-    assert direct.direct is not None and direct.key is not None  # precompiled, and called directly
+    assert direct.direct is not None and direct._key((x, beta, None)) == direct.key  # precompiled, called directly
+    with torch.no_grad():  # global state the graph was not traced for sends a call through torch.compile
+        assert direct._key((x, beta, None)) != direct.key
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert direct._key((x, beta, None)) != direct.key
     # aot_compile refuses to run without inductor's caches: the graph is then called through torch.compile
     hooked = FunctionalGradients(module, params)
     torch.manual_seed(4)

@@ -220,7 +220,7 @@ class Trainer:
                    disable=not (t.progress and self.main), leave=False)
         start = time.perf_counter()
         # the compiled step draws dynamically binarized batches itself (DrawnBatch): no pass of their own
-        drawn = self.functional is not None and self.device.type == "cpu"
+        drawn = self.functional is not None and self.functional.fn is not None and self.device.type == "cpu"
         for x, labels in iterate_batches(self.train_data, t.batch_size, generator=data_gen, compile=t.compile,
                                          drawn=drawn):
             if len(x) < self.dist.world:

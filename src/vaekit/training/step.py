@@ -155,10 +155,10 @@ class FunctionalGradients:
 
     @staticmethod
     def _key(args: tuple[torch.Tensor | None, ...]) -> tuple[Any, ...]:
-        """What the precompiled graph assumes of a call: its tensors' layouts, and grad mode (the
+        """What the precompiled graph assumes of a call: its tensors' layouts, grad mode and autocast (the
         parameters keep their shapes and dtypes for the Trainer's life)."""
         return (*(None if a is None else (a.shape, a.stride(), a.dtype, a.device) for a in args),
-                torch.is_grad_enabled())
+                torch.is_grad_enabled(), torch.is_autocast_enabled(args[0].device.type))
 
     def _precompile(self, values: list[torch.Tensor], args: tuple[torch.Tensor | None, ...]) -> None:
         """Compile the graph once, ahead of the calls (`aot_compile`, torch >= 2.9), and keep the function
