@@ -5,6 +5,8 @@ general path. Measured on the reference model (docs/benchmarks.md): the step's m
 - `FunctionalGradients` differentiates the objective with `torch.func.grad` inside one torch.compile
   graph. Forward, backward, the gradient norm, clipping and the finiteness check become one call,
   without autograd's engine, `.grad` accumulation or the compiled function's autograd wrappers.
+  The graph is compiled ahead of its first call and called without torch.compile's per-call wrapper,
+  and it draws a `DrawnBatch`'s pixels itself, in its first kernel.
 - `AdamUpdate` calls the optimizer's own fused kernel, as `Adam.step` does, without its per-parameter
   Python, and counts the step with one op.
 
