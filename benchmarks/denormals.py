@@ -58,7 +58,7 @@ def time_steps(trainer, batches: list[torch.Tensor], saved: tuple[dict, dict, in
 
 def measure(run: Path, steps: int, rounds: int) -> dict:
     from vaekit.data import iterate_batches
-    from vaekit.run import read_run_config
+    from vaekit.runs import read_run_config
     from vaekit.training.loop import Trainer
 
     cfg = read_run_config(run)

@@ -28,8 +28,8 @@ from throughput import B, cpu_name, roofline_step_seconds
 
 from vaekit import denormals
 from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
+from vaekit.runs.metrics import NullLog
 from vaekit.training.loop import Trainer
-from vaekit.training.metrics import NullLog
 
 
 def trainer(images: int, compiled_step: bool, tmp: Path) -> Trainer:

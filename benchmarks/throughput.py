@@ -130,7 +130,7 @@ def vaekit_epochs(model_cfg: dict, epochs: int, limit: int | None, **train: obje
         if limit:
             trainer.train_data = trainer.train_data.take(limit)
             trainer.steps_per_epoch = -(-limit // B)
-        from vaekit.training.metrics import MetricsLog
+        from vaekit.runs.metrics import MetricsLog
 
         log = MetricsLog(Path(tmp) / "m.jsonl")
         with denormals.flush_denormals(cfg.train.flush_denormals):  # as Trainer.fit does

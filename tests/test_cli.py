@@ -10,7 +10,7 @@ from PIL import Image
 
 from vaekit.cli import main
 from vaekit.data import load_split
-from vaekit.run import load_run
+from vaekit.runs import load_run
 
 TINY = ["--data", "shapes", "--image-size", "16", "--subset", "1200", "--hidden", "32", "--latent-dim", "3",
         "--epochs", "1", "--batch-size", "64", "--no-progress", "--grid", "16", "--no-compile", "--no-report"]

@@ -19,7 +19,7 @@ _LAZY = {
     "Config": "vaekit.config", "DataConfig": "vaekit.config", "ModelConfig": "vaekit.config",
     "TrainConfig": "vaekit.config", "load_config": "vaekit.config",
     "VAE": "vaekit.model", "build_model": "vaekit.model",
-    "train": "vaekit.training.loop", "load": "vaekit.run", "load_run": "vaekit.run", "Run": "vaekit.run",
+    "train": "vaekit.api", "load": "vaekit.runs", "load_run": "vaekit.runs", "Run": "vaekit.runs",
     "evaluate": "vaekit.evaluation", "elbo": "vaekit.objectives", "iwae_bound": "vaekit.objectives",
     "VaekitError": "vaekit.errors",
 }
@@ -28,7 +28,7 @@ __all__ = [*_LAZY, "__version__"]
 
 
 _SUBMODULES = ("config", "data", "distributions", "evaluation", "hierarchical", "model", "nets", "objectives",
-               "run", "training", "viz")
+               "runs", "training", "viz")
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from vaekit.data import load_split
 from vaekit.distributions import StandardNormal
-from vaekit.run import load_run
+from vaekit.runs import load_run
 
 pytest.importorskip("fastapi", reason="the explorer needs the explore extra: pip install -e '.[dev]'")
 

@@ -84,12 +84,3 @@ def test_rgb_models_get_rgb_input():
     assert x.shape == (3, 8, 8) and x[0].eq(1).all() and x[1:].eq(0).all()
     x = image_to_input(buf.getvalue(), (1, 4, 4))
     assert x.shape == (1, 4, 4) and torch.allclose(x, torch.full_like(x, 76 / 255))  # ITU-R 601 luma of red
-
-
-def test_decoding_the_reference_mnist_model_is_well_under_50_ms():
-    pytest.importorskip("uvicorn")
-    from vaekit.explore.bench import measure, reference_state
-
-    res = measure(reference_state(200), n=40, warmup=5)
-    assert res["model_call"]["median_ms"] < 50
-    assert res["round_trip"]["median_ms"] < 50, res

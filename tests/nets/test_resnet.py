@@ -17,8 +17,8 @@ from vaekit.errors import ConfigError
 from vaekit.model import build_model
 from vaekit.nets import Residual, ResMLPDecoder, ResMLPEncoder, ResNetDecoder, ResNetEncoder
 from vaekit.objectives import elbo
-from vaekit.training.checkpoint import load_weights, save_weights
-from vaekit.training.metrics import read_metrics
+from vaekit.runs.checkpoint import load_weights, save_weights
+from vaekit.runs.metrics import read_metrics
 
 SHAPES = [(1, 28, 28), (3, 16, 16), (1, 15, 15)]
 

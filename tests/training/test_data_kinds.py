@@ -13,7 +13,7 @@ import vaekit
 from tests.conftest import tiny_config
 from vaekit.config import Config, DataConfig, ModelConfig
 from vaekit.data import load_path
-from vaekit.training.metrics import read_metrics
+from vaekit.runs.metrics import read_metrics
 
 
 def val_curve(run) -> list[float]:

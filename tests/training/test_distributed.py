@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from vaekit.runs.metrics import read_metrics
 from vaekit.training.distributed import DistEnv, shard
-from vaekit.training.metrics import read_metrics
 
 ARGS = ["--data", "shapes", "--image-size", "16", "--subset", "2000", "--hidden", "64", "--latent-dim", "4",
         "--batch-size", "64", "--lr", "5e-3", "--no-progress", "--grid", "16", "--no-compile", "--no-report",

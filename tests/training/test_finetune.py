@@ -9,7 +9,7 @@ import pytest
 import vaekit
 from tests.conftest import tiny_config
 from vaekit.errors import CheckpointError, ConfigError
-from vaekit.training.metrics import read_metrics
+from vaekit.runs.metrics import read_metrics
 
 
 @pytest.fixture(scope="module")

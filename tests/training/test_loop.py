@@ -9,8 +9,8 @@ import vaekit
 from tests.conftest import tiny_config
 from vaekit.data import TensorData
 from vaekit.errors import CheckpointError, TrainingError
+from vaekit.runs.metrics import NullLog, read_metrics
 from vaekit.training import loop, step
-from vaekit.training.metrics import NullLog, read_metrics
 
 
 def epochs_of(run_dir) -> list[dict]:
@@ -66,7 +66,7 @@ def test_ema_weights_are_evaluated_and_saved(tmp_path):
     run = vaekit.train(tiny_config(epochs=1, ema=0.99), out=tmp_path / "run")
     raw = vaekit.load(run.dir, "last")  # eval weights of the last epoch = the EMA copy
     from vaekit.model import build_model
-    from vaekit.training.checkpoint import load_weights
+    from vaekit.runs.checkpoint import load_weights
 
     plain = build_model(run.config.model, run.event_shape)
     load_weights(run.dir / "checkpoints" / "last.safetensors", plain)
@@ -131,7 +131,7 @@ def test_corrupted_checkpoint_is_refused(tmp_path):
 def test_pickled_optimizer_payload_is_refused(tmp_path):
     import pickle
 
-    from vaekit.training.checkpoint import load_optimizer
+    from vaekit.runs.checkpoint import load_optimizer
 
     class Evil:
         def __reduce__(self):

@@ -16,8 +16,8 @@ import pytest
 import vaekit
 from tests.conftest import tiny_config
 from vaekit.errors import CheckpointError, ConfigError
-from vaekit.training.metrics import read_metrics
-from vaekit.training.runlock import RunLock
+from vaekit.runs.lock import RunLock
+from vaekit.runs.metrics import read_metrics
 
 KEYS = ("step", "train_elbo", "train_rate", "train_distortion", "val_elbo", "val_rate", "val_distortion", "lr")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vaekit.cli import main
-from vaekit.run import load_run
+from vaekit.runs import load_run
 from vaekit.viz.common import load_items
 
 TINY = ["--data", "shapes", "--image-size", "16", "--subset", "1200", "--hidden", "32", "--latent-dim", "3",

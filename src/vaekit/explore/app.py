@@ -33,7 +33,7 @@ class InterpolateRequest(BaseModel):
 def _state(source: Any, which: str, device: str, limit: int) -> ExplorerState:
     if isinstance(source, ExplorerState):
         return source
-    from vaekit.run import Run, load_run
+    from vaekit.runs import Run, load_run
 
     run = source if isinstance(source, Run) else load_run(source, which, device)
     return ExplorerState.from_run(run, limit)
@@ -63,7 +63,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(source: str | Path | Any, *, which: str = "best", device: str = "cpu", limit: int = 10000) -> FastAPI:
-    """The explorer for a run folder, a loaded `vaekit.run.Run` or a prepared `ExplorerState`.
+    """The explorer for a run folder, a loaded `vaekit.runs.Run` or a prepared `ExplorerState`.
 
     Everything the page needs that does not change (posterior means of the test set, dimension order,
     the latent map) is computed here, once."""

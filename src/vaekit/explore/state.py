@@ -148,7 +148,7 @@ class ExplorerState:
 
     @classmethod
     def from_run(cls, run: Any, limit: int = 10000) -> ExplorerState:
-        """The state of a loaded run (`vaekit.run.load_run`): its test split, the first `limit` items."""
+        """The state of a loaded run (`vaekit.runs.load_run`): its test split, the first `limit` items."""
         from vaekit.data import load_split
 
         data = load_split(run.config.data, "test", stats=run.data_stats)

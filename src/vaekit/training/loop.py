@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +34,30 @@ from vaekit.evaluation import validation_elbo
 from vaekit.graph_passes import sampling_options
 from vaekit.model import VAE, build_model
 from vaekit.objectives import Terms, beta_at
-from vaekit.run import Run, RunPaths, check_resumable, default_run_dir, init_weights, load_run, read_run_config
-from vaekit.training import checkpoint as ckpt
+from vaekit.runs import (
+    MetricsLog,
+    NullLog,
+    Run,
+    RunLock,
+    RunPaths,
+    check_resumable,
+    check_writable,
+    default_run_dir,
+    init_weights,
+    load_checkpoint,
+    load_run,
+    read_run_config,
+    read_stats,
+    save_checkpoint,
+    summary_writer_class,
+    truncate_metrics,
+    write_json,
+)
 from vaekit.training import distributed
-from vaekit.training.metrics import MetricsLog, NullLog, summary_writer_class, truncate_metrics
+from vaekit.training.callbacks import Callback, EpochEnd
 from vaekit.training.optim import make_optimizer
-from vaekit.training.runlock import RunLock, check_writable
 from vaekit.training.schedule import lr_at
 from vaekit.training.step import AdamUpdate, FunctionalGradients, ObjectiveModule, objective_terms
-from vaekit.viz.grid import save_grid
 
 
 @dataclass
@@ -73,10 +87,10 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 class Trainer:
-    def __init__(self, cfg: Config, run_dir: Path) -> None:
+    def __init__(self, cfg: Config, run_dir: Path, callbacks: Sequence[Callback] = ()) -> None:
         """Everything that can fail on bad input (device, data, model) happens here, before `open`
         writes anything into the run folder."""
-        self.cfg, self.paths = cfg, RunPaths(run_dir)
+        self.cfg, self.paths, self.callbacks = cfg, RunPaths(run_dir), list(callbacks)
         t = cfg.train
         if t.threads:
             torch.set_num_threads(t.threads)
@@ -84,7 +98,7 @@ class Trainer:
         self.main = self.dist.is_main
         if t.tensorboard:
             summary_writer_class()  # fails before any folder is made when the package is missing
-        stats = self._read_stats()  # array statistics of the run being resumed (a new run has none)
+        stats = read_stats(run_dir)  # array statistics of the run being resumed (a new run has none)
         self.train_data = load_split(cfg.data, "train", stats=stats)
         self.val_data = load_split(cfg.data, "val", stats=self.train_data.stats)
         if cfg.model.conditional:  # the label inputs' width, fixed in the saved config
@@ -118,11 +132,11 @@ class Trainer:
     def open(self, resume: bool) -> None:
         """Continue from the run folder's newest intact checkpoint, or start the folder afresh (a new
         run, or one killed before its first checkpoint)."""
-        state = ckpt.resumable_state(self.paths.checkpoints) if resume else None
+        state = load_checkpoint(self.paths, self.model, self.opt, self.ema) if resume else None
         if state is not None:
             if self.main:  # a resumed run writes checkpoints too: the same check as a new one
                 check_writable(self.paths.root, self._checkpoint_bytes())
-            self._load_checkpoint(state)
+            self._restore_state(state)
         elif self.main:
             self._start_run_folder()
 
@@ -130,10 +144,6 @@ class Trainer:
     def eval_model(self) -> VAE:
         """The weights evaluated and saved as 'best': the EMA copy when enabled (as in vdvae)."""
         return self.ema if self.ema is not None else self.model
-
-    def _read_stats(self) -> dict | None:
-        p = self.paths.data_stats
-        return json.loads(p.read_text()) if p.is_file() else None
 
     def _checkpoint_bytes(self) -> int:
         """Room the checkpoints need: last, best and EMA weights and twice the optimizer state."""
@@ -143,7 +153,7 @@ class Trainer:
         check_writable(self.paths.root, self._checkpoint_bytes())
         save_config(self.cfg, self.paths.config)
         if self.train_data.stats is not None:
-            ckpt.write_json(self.paths.data_stats, self.train_data.stats)
+            write_json(self.paths.data_stats, self.train_data.stats)
         self.paths.metrics.write_text("")
 
     # --- the step -------------------------------------------------------------------------------
@@ -277,54 +287,17 @@ class Trainer:
         improved = score > s.best_val
         s.best_val = max(s.best_val, score)
         if self.main:
-            if self.train_data.is_image:
-                self._save_pictures(s.epoch)
+            event = EpochEnd(self.paths.root, s.epoch, self.eval_model, self.val_data, self.cfg, self.device)
+            for callback in self.callbacks:
+                callback.on_epoch_end(event)
             self._save_checkpoint(best=improved)
         log.write(record)
 
-    @torch.no_grad()
-    def _save_pictures(self, epoch: int) -> None:
-        from vaekit.viz.grid import reconstruction_pairs
-
-        m, n, k = self.eval_model.eval(), self.cfg.train.grid, self.cfg.model.n_classes
-        gen = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed)  # same z every epoch
-        cond = self.cfg.model.conditional
-        y = torch.arange(n, device=self.device) % k if cond else None  # conditional: column j shows class j
-        samples = m.sample(n, generator=gen, y=y).clamp(0, 1)
-        val = self.val_data.take(max(1, n // 2))
-        x, y = val.x.to(self.device), val.labels.to(self.device) if cond else None
-        pairs, ncol = reconstruction_pairs(x, m.reconstruct(x, y).clamp(0, 1))
-        root = self.paths.root
-        for name, images, nrow in (("samples", samples, k if cond else None), ("reconstructions", pairs, ncol)):
-            sub = "recon" if name == "reconstructions" else "samples"
-            save_grid(images, root / sub / f"epoch_{epoch:04d}.png", nrow)
-            save_grid(images, root / f"{name}.png", nrow)
-
     def _save_checkpoint(self, best: bool) -> None:
-        d, s = self.paths.checkpoints, self.state
-        ckpt.keep_previous(d)  # the current checkpoint stays usable while the new one is written
-        files = {"last.safetensors": ckpt.save_weights(d / "last.safetensors", self.model),
-                 "last-optim.pt": ckpt.save_optimizer(d / "last-optim.pt", self.opt)}
-        eval_name = "last.safetensors"
-        if self.ema is not None:
-            eval_name = "last-ema.safetensors"
-            files[eval_name] = ckpt.save_weights(d / eval_name, self.ema)
-        meta = {"event_shape": list(self.train_data.event_shape), "eval_weights": eval_name,
-                "saved": datetime.now().isoformat(timespec="seconds")}
-        if best:
-            digest = ckpt.save_weights(d / "best.safetensors", self.eval_model)
-            ckpt.write_json(d / "best.json", {**s.__dict__, **meta, "eval_weights": "best.safetensors",
-                                              "files": {"best.safetensors": digest}})
-        ckpt.write_json(d / "last.json", {**s.__dict__, **meta, "files": files})  # the commit point
+        save_checkpoint(self.paths, self.model, self.opt, self.ema, dict(self.state.__dict__),
+                        self.train_data.event_shape, best)
 
-    def _load_checkpoint(self, found: tuple[dict[str, Any], str]) -> None:
-        """Resume from `last` (or from `prev` when last is damaged: see checkpoint.resumable_state)."""
-        d, (state, name) = self.paths.checkpoints, found
-        files = state["files"]
-        ckpt.load_weights(d / f"{name}.safetensors", self.model, files.get(f"{name}.safetensors"))
-        if self.ema is not None:
-            ckpt.load_weights(d / f"{name}-ema.safetensors", self.ema, files.get(f"{name}-ema.safetensors"))
-        ckpt.load_optimizer(d / f"{name}-optim.pt", self.opt, files.get(f"{name}-optim.pt"))
+    def _restore_state(self, state: dict[str, Any]) -> None:
         state.setdefault("best_val", state.get("best_val_elbo", -math.inf))  # its name before --eval-k chose
         self.state = LoopState(**{k: state[k] for k in LoopState.__dataclass_fields__ if k in state})
         if self.main:
@@ -334,7 +307,7 @@ class Trainer:
         t = self.cfg.train
         log: MetricsLog | NullLog = NullLog()
         if self.main:
-            log = MetricsLog(self.paths.metrics, self.paths.root / "tensorboard" if t.tensorboard else None)
+            log = MetricsLog(self.paths.metrics, self.paths.tensorboard if t.tensorboard else None)
         # subnormal floats cost ~100x on x86 and a long run accumulates them (vaekit.denormals)
         with contextlib.closing(log), denormals.flush_denormals(t.flush_denormals and self.device.type == "cpu"):
             if self.state.step == 0:  # where training starts from: the first point of the loss curves
@@ -364,7 +337,7 @@ class Trainer:
 
 
 def train(config: Config | None = None, out: str | Path | None = None,
-          resume: str | Path | None = None) -> Run:
+          resume: str | Path | None = None, callbacks: Sequence[Callback] = ()) -> Run:
     """Train a VAE and return its Run (folder, config, model with the best evaluation weights).
 
     resume: a run folder to continue from its last finished epoch; `config` (if given) may raise
@@ -379,19 +352,18 @@ def train(config: Config | None = None, out: str | Path | None = None,
     else:
         cfg = config or Config()
         run_dir = Path(out) if out is not None else default_run_dir(cfg)
-        if env.is_main and (run_dir / "config.json").exists():
+        if env.is_main and RunPaths(run_dir).config.exists():
             raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, "
                               "or choose another --out")
-    trainer = Trainer(cfg, run_dir)
+    trainer = Trainer(cfg, run_dir, callbacks)
     with RunLock(run_dir) if env.is_main else contextlib.nullcontext():  # one trainer per run folder
         trainer.open(resume=resume is not None)
         if resume is not None and trainer.main:
             save_config(cfg, trainer.paths.config)  # e.g. more epochs
         trainer.fit()
-        if trainer.main and cfg.train.report:
-            from vaekit.viz.report import write_report
-
-            write_report(run_dir)
+        if trainer.main:
+            for callback in trainer.callbacks:
+                callback.on_train_end(Path(run_dir), cfg)
     distributed.barrier(trainer.dist)  # rank 0 has written the checkpoints every rank loads
     run = load_run(run_dir, "best", trainer.device)
     distributed.teardown(trainer.dist)

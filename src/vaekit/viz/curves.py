@@ -56,7 +56,7 @@ def _series(records: list[dict[str, Any]], keys: dict[str, str]) -> dict[str, np
 
 def read_curves(run_or_file: str | Path) -> Curves:
     """The curves of a run folder (or of a metrics.jsonl file itself)."""
-    from vaekit.training.metrics import read_metrics
+    from vaekit.runs.metrics import read_metrics
 
     path = metrics_path(run_or_file)
     if not path.is_file():

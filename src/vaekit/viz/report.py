@@ -203,7 +203,7 @@ def render_page(title: str, sections: list[Section]) -> str:
 def write_report(run_dir: str | Path, out: str | Path | None = None, *, which: str = "best",
                  device: str = "cpu", seed: int = 0) -> Path:
     """Write RUN_DIR/report.html (or `out`): one self-contained HTML page; returns its path."""
-    from vaekit.run import load_run
+    from vaekit.runs import load_run
 
     run = load_run(run_dir, which, device)
     data = load_items(run, "test", SAMPLE_ITEMS, seed)

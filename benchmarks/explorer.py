@@ -1,6 +1,6 @@
 """Decode latency of the explorer: the HTTP round trip of POST /api/decode, and the model call alone.
 
-    .venv/bin/python -m vaekit.explore.bench [-n 1000] [--run RUN_DIR]
+    .venv/bin/python benchmarks/explorer.py [-n 1000] [--run RUN_DIR]
 
 Without --run it uses the reference MNIST model (MLP 784-400-20, Bernoulli): untrained weights cost the
 same to run as trained ones, so no data or training is needed. The server is the real app under uvicorn
@@ -54,7 +54,7 @@ def start_server(app: Any) -> tuple[Any, threading.Thread, int]:
     """uvicorn serving `app` on a free port of 127.0.0.1 in a daemon thread; returns (server, thread, port)."""
     import uvicorn
 
-    from vaekit.explore.commands import bind
+    from vaekit.cli.explore import bind
 
     sock = bind("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
@@ -99,13 +99,13 @@ def measure(state: Any, n: int = 1000, warmup: int = 50) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(prog="python -m vaekit.explore.bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="benchmarks/explorer.py", description=__doc__.split("\n\n")[0])
     p.add_argument("-n", type=int, default=1000, help="timed requests (default: 1000)")
     p.add_argument("--run", help="a run folder to time instead of the reference MNIST MLP")
     args = p.parse_args(argv)
     if args.run:
         from vaekit.explore.state import ExplorerState
-        from vaekit.run import load_run
+        from vaekit.runs import load_run
 
         state = ExplorerState.from_run(load_run(args.run), limit=1000)
     else:

@@ -1,7 +1,7 @@
 """The picture subcommands: `vaekit interpolate | traverse | manifold | scatter | curves | report`.
 
 Thin on purpose: parse, call the plain functions of vaekit.viz, write the PNG and the raw array as
-.npy beside it, print what was written. Registered through `vaekit.cli.COMMAND_MODULES`; torch and
+.npy beside it, print what was written. Registered by `vaekit.cli`; torch and
 matplotlib are imported inside the commands so that `vaekit --help` stays fast.
 """
 
@@ -16,7 +16,7 @@ from vaekit.errors import ConfigError
 
 def register(sub: Any) -> None:
     """Add the picture subcommands to the `vaekit` subparsers."""
-    from vaekit.cli import run_parser
+    from vaekit.cli.common import run_parser
 
     for add in (_add_interpolate, _add_traverse, _add_manifold, _add_scatter, _add_curves, _add_report, _add_convert):
         add(sub, run_parser)
@@ -94,7 +94,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
     import torch
 
     from vaekit.data import fixed_binarization, load_path
-    from vaekit.run import load_run
+    from vaekit.runs import load_run
     from vaekit.viz.common import is_image_data, load_items
     from vaekit.viz.convert import check_conditional, check_label, conversion_rows
 
@@ -163,7 +163,7 @@ def save_rows(rows: Any, out: Path, images: bool) -> None:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
-    from vaekit.run import load_run
+    from vaekit.runs import load_run
     from vaekit.viz.common import is_image_data, load_items
     from vaekit.viz.interpolate import check_steps, choose_pairs, interpolate_inputs, interpolate_prior
 
@@ -187,7 +187,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
 
 def cmd_traverse(args: argparse.Namespace) -> None:
-    from vaekit.run import load_run
+    from vaekit.runs import load_run
     from vaekit.viz.common import check_index, is_image_data, load_items, posterior_means
     from vaekit.viz.traverse import sweep_values, traverse
     from vaekit.viz.usage import parse_dims
@@ -211,7 +211,7 @@ def cmd_traverse(args: argparse.Namespace) -> None:
 
 
 def cmd_manifold(args: argparse.Namespace) -> None:
-    from vaekit.run import load_run
+    from vaekit.runs import load_run
     from vaekit.viz.common import is_image_data, load_items
     from vaekit.viz.manifold import default_dims, grid_quantiles, manifold
     from vaekit.viz.usage import dimension_usage, parse_dims
@@ -236,7 +236,7 @@ def cmd_manifold(args: argparse.Namespace) -> None:
 def cmd_scatter(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from vaekit.run import load_run
+    from vaekit.runs import load_run
     from vaekit.viz.common import load_items
     from vaekit.viz.scatter import latent_scatter, legend_of, plot_scatter
 

@@ -8,7 +8,7 @@ import importlib.util
 import socket
 from typing import Any
 
-from vaekit.cli import run_parser
+from vaekit.cli.common import run_parser
 from vaekit.errors import ConfigError, VaekitError
 
 # import name -> the pip package that provides it

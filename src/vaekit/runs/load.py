@@ -1,20 +1,9 @@
-"""A run folder: its layout, and loading a trained model from it.
-
-RUN_DIR/
-  config.json             the full config (readable, editable)
-  data_stats.json         array standardisation statistics (array data only)
-  metrics.jsonl           one JSON record per logged step and per epoch
-  checkpoints/            last.safetensors, last-ema.safetensors, last-optim.pt, last.json (commit point),
-                          best.safetensors + best.json (the evaluation weights at the best validation ELBO)
-  samples/, recon/        per-epoch grids (PNG + .npy); samples.png, reconstructions.png: the latest
-  metrics.json            written by `vaekit evaluate`
-"""
+"""Reading a run folder: its config, and the trained model of one of its checkpoints."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,31 +12,8 @@ import torch
 from vaekit.config import Config, load_config
 from vaekit.errors import CheckpointError, ConfigError
 from vaekit.model import VAE, build_model
-from vaekit.training.checkpoint import load_weights, read_state
-
-
-@dataclass
-class RunPaths:
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config.json"
-
-    @property
-    def data_stats(self) -> Path:
-        return self.root / "data_stats.json"
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.jsonl"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
-
-    def state(self, which: str) -> Path:
-        return self.checkpoints / f"{which}.json"
+from vaekit.runs.checkpoint import load_weights, read_state
+from vaekit.runs.paths import RunPaths
 
 
 @dataclass
@@ -62,7 +28,7 @@ class Run:
 
     @property
     def metrics(self) -> list[dict[str, Any]]:
-        from vaekit.training.metrics import read_metrics
+        from vaekit.runs.metrics import read_metrics
 
         return read_metrics(RunPaths(self.dir).metrics)
 
@@ -79,10 +45,6 @@ def check_resumable(saved: Config, cfg: Config, run_dir: Path) -> None:
     if changed:
         raise ConfigError(f"cannot resume {run_dir} with a different data/model config: {', '.join(changed)} "
                           "changed (only training options may change on --resume)")
-
-
-def default_run_dir(cfg: Config) -> Path:
-    return Path("runs") / f"{cfg.data.dataset}-{cfg.model.arch}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 def read_run_config(run_dir: str | Path) -> Config:
@@ -109,8 +71,14 @@ def load_run(run_dir: str | Path, which: str = "best", device: str | torch.devic
     model = build_model(cfg.model, shape)
     name = state["eval_weights"]
     load_weights(paths.checkpoints / name, model, state["files"].get(name))
-    stats = json.loads(paths.data_stats.read_text()) if paths.data_stats.is_file() else None
+    stats = read_stats(paths.root)
     return Run(dir=paths.root, config=cfg, model=model.to(device).eval(), event_shape=shape, data_stats=stats)
+
+
+def read_stats(run_dir: str | Path) -> dict | None:
+    """The standardisation statistics of an array run's training split, or None (no such file)."""
+    p = RunPaths(Path(run_dir)).data_stats
+    return json.loads(p.read_text()) if p.is_file() else None
 
 
 def load(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> VAE:

@@ -16,6 +16,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from vaekit.errors import CheckpointError
+from vaekit.runs.paths import RunPaths
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -162,3 +164,42 @@ def resumable_state(d: Path) -> tuple[dict[str, Any], str] | None:
         warnings.warn(f"{why_last}; resuming from the previous checkpoint {d / 'prev.json'}", stacklevel=2)
         return read_state(d / "prev.json"), "prev"
     raise CheckpointError(f"cannot resume: {why_last}; and the previous checkpoint: {why_prev}")
+
+
+def save_checkpoint(paths: RunPaths, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    ema: torch.nn.Module | None, state: dict[str, Any], event_shape: tuple[int, ...],
+                    best: bool) -> None:
+    """Write the `last` checkpoint (weights, EMA weights, optimizer state, then last.json, the commit
+    point) after keeping the current one as `prev`; with best, also the evaluation weights as `best`.
+    state: the training state (epoch, step, ...), stored in the JSON files as it is."""
+    d = paths.checkpoints
+    keep_previous(d)  # the current checkpoint stays usable while the new one is written
+    files = {"last.safetensors": save_weights(d / "last.safetensors", model),
+             "last-optim.pt": save_optimizer(d / "last-optim.pt", optimizer)}
+    eval_name = "last.safetensors"
+    if ema is not None:
+        eval_name = "last-ema.safetensors"
+        files[eval_name] = save_weights(d / eval_name, ema)
+    meta = {"event_shape": list(event_shape), "eval_weights": eval_name,
+            "saved": datetime.now().isoformat(timespec="seconds")}
+    if best:
+        digest = save_weights(d / "best.safetensors", model if ema is None else ema)
+        write_json(d / "best.json", {**state, **meta, "eval_weights": "best.safetensors",
+                                     "files": {"best.safetensors": digest}})
+    write_json(d / "last.json", {**state, **meta, "files": files})
+
+
+def load_checkpoint(paths: RunPaths, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    ema: torch.nn.Module | None) -> dict[str, Any] | None:
+    """Load the newest intact checkpoint (`last`, or `prev` when last is damaged: `resumable_state`)
+    into model, EMA copy and optimizer, and return its training state; None when the run has none."""
+    found = resumable_state(paths.checkpoints)
+    if found is None:
+        return None
+    d, (state, name) = paths.checkpoints, found
+    files = state["files"]
+    load_weights(d / f"{name}.safetensors", model, files.get(f"{name}.safetensors"))
+    if ema is not None:
+        load_weights(d / f"{name}-ema.safetensors", ema, files.get(f"{name}-ema.safetensors"))
+    load_optimizer(d / f"{name}-optim.pt", optimizer, files.get(f"{name}-optim.pt"))
+    return state

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 from vaekit.errors import ConfigError
+from vaekit.runs.paths import RunPaths
 
 MIN_FREE_BYTES = 64 * 2**20  # room for the run's config, logs and pictures beyond the checkpoints
 
@@ -21,7 +22,7 @@ class RunLock:
     """Exclusive lock of a run folder; a second trainer into the same folder is refused."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = Path(run_dir) / ".lock"
+        self.path = RunPaths(Path(run_dir)).lock
         self.fd: int | None = None
 
     def acquire(self) -> RunLock:

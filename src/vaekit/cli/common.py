@@ -1,0 +1,105 @@
+"""What the command modules share: run-folder arguments, config flags, the data a command reads and
+how its output is written. Command modules import this, never `vaekit.cli` itself."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
+from vaekit.errors import ConfigError
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def run_parser(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
+    """A subcommand that reads a run folder: RUN_DIR, --which, --device (shared by every such command)."""
+    p = sub.add_parser(name, help=help, description=help)
+    p.add_argument("run_dir", help="a run folder written by `vaekit train`")
+    p.add_argument("--which", default="best", choices=["best", "last"], help="checkpoint (default: best)")
+    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    return p
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field; defaults are suppressed so only given flags override."""
+    for section, typ in SECTIONS.items():
+        group = parser.add_argument_group(f"{section} options")
+        for f in dataclasses.fields(typ):
+            flag = "--" + f.metadata.get("flag", f.name.replace("_", "-"))
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            kw: dict[str, Any] = {"dest": f"{section}.{f.name}", "default": argparse.SUPPRESS,
+                                  "help": f"{f.metadata['help']} (default: {default})"}
+            ann = str(f.type).replace(" ", "")
+            if ann == "bool":
+                kw["action"] = argparse.BooleanOptionalAction
+            elif ann == "list[int]":
+                kw.update(type=_int_list, action="append", metavar="N[,N...]")
+            else:
+                kw["type"] = {"int": int, "float": float}.get(ann.replace("|None", ""), str)
+                kw["metavar"] = f.name.upper()
+            group.add_argument(flag, **kw)
+
+
+def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> Config:
+    """Merge: dataclass defaults < base (config file or run folder) < flags given on the line."""
+    merged: dict[str, dict[str, Any]] = {s: dict((base or {}).get(s, {})) for s in SECTIONS}
+    for dest, value in vars(args).items():
+        if "." in dest:
+            section, name = dest.split(".", 1)
+            if isinstance(value, list):  # --hidden 400 --hidden 200, or --hidden 400,200
+                value = [v for part in value for v in part]
+            merged[section][name] = value
+    return Config.from_dict(merged, source="command line")
+
+
+def eval_data(run: Any, split: str, path: str | None) -> Any:
+    from vaekit.data import load_path, load_split
+
+    if path:
+        return load_path(path, run.config.data, stats=run.data_stats)
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"--split {split!r} must be train, val or test")
+    return load_split(run.config.data, split, stats=run.data_stats)
+
+
+def save_images_or_array(x: Any, out: Path, shape: tuple[int, ...], nrow: int | None = None) -> None:
+    """A grid PNG (+ .npy) for images asked as .png; otherwise the raw array as .npy."""
+    import numpy as np
+
+    from vaekit.viz.grid import save_grid
+
+    if len(shape) == 3 and out.suffix.lower() == ".png":
+        save_grid(x.clamp(0, 1), out, nrow)
+        print(f"wrote {out} and {out.with_suffix('.npy')}")
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.save(out.with_suffix(".npy"), x.cpu().numpy())
+        print(f"wrote {out.with_suffix('.npy')}")
+
+
+def labels_for(run: Any, data: Any, label: int | None, device: str) -> Any:
+    """The labels a class-conditional model reads: --label for every item, else the data's own; None for
+    an unconditional model."""
+    import torch
+
+    from vaekit.viz.convert import check_label
+
+    k = getattr(run.model, "n_classes", 0)
+    if not k:
+        return None
+    if label is not None:
+        check_label(label, k)
+        return torch.full((len(data.x),), label, device=device)
+    if data.labels is None or torch.as_tensor(data.labels).dim() != 1:
+        raise ConfigError("this model is class-conditional: give the inputs' class with --label")
+    return torch.as_tensor(data.labels).to(device)

@@ -1,0 +1,61 @@
+"""The pictures and the report a training run writes, as training callbacks (`vaekit.training.callbacks`):
+the CLI and `vaekit.train` install them; `vaekit.training.loop.train` alone writes none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from vaekit.config import Config
+from vaekit.training.callbacks import Callback, EpochEnd
+
+
+class EpochPictures:
+    """After each epoch: samples from the prior (the same z every epoch) and reconstructions of the first
+    validation items, as RUN_DIR/samples/epoch_NNNN.png and recon/epoch_NNNN.png (+ .npy), and the latest
+    as samples.png and reconstructions.png. Image data only."""
+
+    def on_epoch_end(self, event: EpochEnd) -> None:
+        if not getattr(event.val_data, "is_image", False):
+            return
+        with torch.no_grad():
+            self._write(event)
+
+    def _write(self, event: EpochEnd) -> None:
+        from vaekit.viz.grid import reconstruction_pairs, save_grid
+
+        cfg, device = event.config, event.device
+        m, n, k = event.model.eval(), cfg.train.grid, cfg.model.n_classes
+        gen = torch.Generator(device=device).manual_seed(cfg.train.seed)  # same z every epoch
+        cond = cfg.model.conditional
+        y = torch.arange(n, device=device) % k if cond else None  # conditional: column j shows class j
+        samples = m.sample(n, generator=gen, y=y).clamp(0, 1)
+        val = event.val_data.take(max(1, n // 2))
+        x, y = val.x.to(device), val.labels.to(device) if cond else None
+        pairs, ncol = reconstruction_pairs(x, m.reconstruct(x, y).clamp(0, 1))
+        for name, sub, images, nrow in (("samples", "samples", samples, k if cond else None),
+                                        ("reconstructions", "recon", pairs, ncol)):
+            save_grid(images, event.run_dir / sub / f"epoch_{event.epoch:04d}.png", nrow)
+            save_grid(images, event.run_dir / f"{name}.png", nrow)
+
+    def on_train_end(self, run_dir: Path, config: Config) -> None:
+        pass
+
+
+class Report:
+    """At the end of training, RUN_DIR/report.html (`vaekit.viz.report`), unless --no-report."""
+
+    def on_epoch_end(self, event: EpochEnd) -> None:
+        pass
+
+    def on_train_end(self, run_dir: Path, config: Config) -> None:
+        if config.train.report:
+            from vaekit.viz.report import write_report
+
+            write_report(run_dir)
+
+
+def default_callbacks() -> list[Callback]:
+    """What `vaekit train` writes besides checkpoints and metrics: per-epoch pictures and the report."""
+    return [EpochPictures(), Report()]
