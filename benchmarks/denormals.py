@@ -42,7 +42,7 @@ def optimizer_tensors(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
 
 def time_steps(trainer, batches: list[torch.Tensor], saved: tuple[dict, dict, int], flush: bool) -> float:
     """Images/s of len(batches) steps from the saved state, with the flush on or off."""
-    from vaekit import denormals
+    from vaekit.fast import denormals
 
     trainer.model.load_state_dict(saved[0])
     trainer.opt.load_state_dict(copy.deepcopy(saved[1]))

@@ -1,16 +1,21 @@
-"""The training step's two paths on the reference model, in interleaved epochs of one process.
+"""What each speed measure of the training step brings, on the reference model, in interleaved epochs of one
+process: the A/B behind every measure that `vaekit.fast` keeps.
 
-    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/step_paths.py --write      # ~1 minute here
+    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/step_paths.py --write      # ~3 minutes on 2 cores
 
-- plain: the compiled objective, `loss.backward()`, the gradient norm, `opt.step()` (what DDP runs,
-  and what every run did before the compiled step);
-- compiled step: forward, backward, norm and finiteness check in one compiled graph, then Adam's
-  fused kernel called directly (`vaekit.training.step`), as `vaekit train` runs on one process.
+- plain: the compiled objective, `loss.backward()`, the gradient norm, `opt.step()` (what DDP runs);
+- fast: `vaekit.fast.FastStep`, as `vaekit train` runs on one process: forward, backward, norm and
+  finiteness check in one compiled graph, Adam's fused kernel called directly, dynamically binarized
+  batches drawn inside the graph;
+- fast without one measure: `opt.step()` instead of Adam's kernel called directly (private
+  `torch._fused_adam_`); all of dynamo's guards instead of the tensor guards (`guard_filter_fn`);
+  binarized tensors instead of batches drawn in the graph.
 
-Both train the reference model (MLP 784-400-20, Bernoulli, dynamic binarization, batch 128, Adam 1e-3)
-from the same initial weights on the first `--images` MNIST training images. The rounds alternate the
-two (and measure the matmul roofline between them), so that the host's load falls on both alike; the
-figures are medians over rounds, after one warm-up epoch each.
+Every arm trains the reference model (MLP 784-400-20, Bernoulli, dynamic binarization, batch 128, Adam
+1e-3) from the same initial weights on the first `--images` MNIST training images. Each round runs one
+epoch of every arm (and measures the matmul roofline), so that the host's load falls on all alike; the
+figures are medians over rounds, after one warm-up epoch each, and each ratio is the median of the
+rounds' own ratios.
 """
 
 from __future__ import annotations
@@ -26,27 +31,44 @@ import torch
 from docsection import write_section
 from throughput import B, cpu_name, roofline_step_seconds
 
-from vaekit import denormals
 from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
+from vaekit.fast import denormals
+from vaekit.fast.compiling import CompiledOrEager, sampling_options
+from vaekit.fast.functional import FunctionalGradients, step_options
 from vaekit.runs.metrics import NullLog
+from vaekit.training.distributed import DistEnv
 from vaekit.training.loop import Trainer
+from vaekit.training.step import PlainStep
+
+ARMS = ("plain", "fast", "fast, opt.step()", "fast, all guards", "fast, binarized tensors")
 
 
-def trainer(images: int, compiled_step: bool, tmp: Path) -> Trainer:
+def trainer(images: int, arm: str, tmp: Path) -> Trainer:
     cfg = Config(DataConfig(dataset="mnist", binarize="dynamic"), ModelConfig(),
                  TrainConfig(epochs=1, batch_size=B, lr=1e-3, progress=False))
-    t = Trainer(cfg, tmp / ("compiled" if compiled_step else "plain"))
+    torch.manual_seed(0)
+    t = Trainer(cfg, tmp / arm.replace(" ", "_").replace(",", ""))
     t.open(resume=False)
     t.train_data, t.steps_per_epoch = t.train_data.take(images), -(-images // B)
-    if not compiled_step:
-        t.functional = None  # the plain path: train_step falls back to loss.backward() and opt.step()
+    fast = t.step
+    module = fast.plain.objective
+    if arm == "plain":
+        compiled = CompiledOrEager(module, options=sampling_options())
+        t.step = PlainStep(module, t.params, t.opt, 0.0, DistEnv(), t.device, compiled, full=B)
+    elif arm == "fast, opt.step()":
+        fast.update = fast.update._plain_step
+    elif arm == "fast, all guards":
+        options = {k: v for k, v in step_options().items() if k != "guard_filter_fn"}
+        fast.gradients = FunctionalGradients(module, t.params, options=options)
+    elif arm == "fast, binarized tensors":
+        fast.batches = fast.plain.batches
     return t
 
 
 def measure(images: int, rounds: int) -> dict[str, list[float]]:
-    res: dict[str, list[float]] = {"plain": [], "compiled step": [], "roofline": []}
+    res: dict[str, list[float]] = {name: [] for name in (*ARMS, "roofline")}
     with tempfile.TemporaryDirectory() as tmp, denormals.flush_denormals(True):
-        arms = {"plain": trainer(images, False, Path(tmp)), "compiled step": trainer(images, True, Path(tmp))}
+        arms = {name: trainer(images, name, Path(tmp)) for name in ARMS}
         for t in arms.values():
             t.run_epoch(1, NullLog())  # warm-up, compilation included
         for r in range(rounds):
@@ -58,23 +80,26 @@ def measure(images: int, rounds: int) -> dict[str, list[float]]:
 
 def table(res: dict[str, list[float]], args: argparse.Namespace) -> str:
     med = {k: statistics.median(v) for k, v in res.items()}
-    rows = ["| path | images/s, median | per round | of the roofline |", "|---|---|---|---|"]
-    for name in ("plain", "compiled step", "roofline"):
-        share = "" if name == "roofline" else f"{med[name] / med['roofline']:.0%}"
-        rows.append(f"| {name} | {med[name]:,.0f} | {', '.join(f'{v:,.0f}' for v in res[name])} | {share} |")
-    wins = sum(c > p for c, p in zip(res["compiled step"], res["plain"], strict=True))
-    return (f"## The two step paths (issue 3)\n\nCommand: `VAEKIT_DATA=../shared/data .venv/bin/python "
+    rows = ["| arm | images/s, median | of the roofline | fast ÷ arm, median of rounds | fast faster in |",
+            "|---|---|---|---|---|"]
+    for name in ARMS:
+        ratios = [f / a for f, a in zip(res["fast"], res[name], strict=True)]
+        wins = sum(r > 1 for r in ratios)
+        gain = "" if name == "fast" else f"{statistics.median(ratios):.3f}×"
+        rows.append(f"| {name} | {med[name]:,.0f} | {med[name] / med['roofline']:.0%} | {gain} | "
+                    f"{'' if name == 'fast' else f'{wins} of {len(ratios)}'} |")
+    rows.append(f"| matmul roofline | {med['roofline']:,.0f} | | | |")
+    return (f"## What each measure of the fast step brings\n\nCommand: `VAEKIT_DATA=../shared/data .venv/bin/python "
             f"benchmarks/step_paths.py --write`  \nMachine: {cpu_name()}, {torch.get_num_threads()} torch threads, "
             f"torch {torch.__version__}, Python {platform.python_version()}; date {date.today()}.  \n"
-            f"{args.rounds} interleaved rounds of one epoch of {args.images:,} training images each.\n\n"
-            + "\n".join(rows) + f"\n\nThe compiled step is {med['compiled step'] / med['plain']:.2f}× the plain "
-            f"path (medians), faster in {wins} of {args.rounds} rounds.")
+            f"{args.rounds} interleaved rounds of one epoch of {args.images:,} training images per arm.\n\n"
+            + "\n".join(rows) + "\n")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", type=int, default=20_000, help="training images per epoch")
-    p.add_argument("--rounds", type=int, default=7, help="interleaved rounds (one epoch of each path)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (one epoch of each arm)")
     p.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = p.parse_args()
     text = table(measure(args.images, args.rounds), args)

@@ -119,8 +119,8 @@ def textbook_images_per_s(x: torch.Tensor, epochs: int) -> list[float]:
 
 def vaekit_epochs(model_cfg: dict, epochs: int, limit: int | None, **train: object) -> list[dict]:
     """Epoch records of the real Trainer (a throwaway run folder)."""
-    from vaekit import denormals
     from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
+    from vaekit.fast import denormals
     from vaekit.training.loop import Trainer
 
     cfg = Config(DataConfig(dataset="mnist", binarize="dynamic"), ModelConfig(**model_cfg),

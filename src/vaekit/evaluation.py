@@ -10,9 +10,9 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from vaekit import denormals
-from vaekit.compiling import CompiledOrEager
 from vaekit.data import TensorData, fixed_binarization, iterate_batches
+from vaekit.fast import denormals
+from vaekit.fast.compiling import CompiledOrEager
 from vaekit.objectives import iwae_bound, layer_kl, log_weights
 
 ROWS_PER_PASS = 10_000  # decoder rows (samples x data points) per pass: bounds memory; ~10k fits the cache best here
@@ -45,7 +45,7 @@ def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_s
     # compiled log-weights: measured 1.5x faster at k = 5000 (fused likelihood and sums); see docs/benchmarks.md
     options = None
     if compile:  # loads torch._inductor, so only when compiling
-        from vaekit.graph_passes import sampling_options
+        from vaekit.fast.compiling import sampling_options
 
         options = sampling_options()
     weights_fn = CompiledOrEager(functools.partial(_log_weights, model), enabled=compile, options=options)
@@ -53,7 +53,7 @@ def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_s
     bar = tqdm(total=len(data), desc=f"evaluate k={k}", unit="x", disable=not progress, leave=False)
     device = next(model.parameters()).device
     rng = torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
-    with rng, denormals.flush_denormals(device.type == "cpu"):  # see vaekit.denormals
+    with rng, denormals.flush_denormals(device.type == "cpu"):  # see vaekit.fast.denormals
         torch.manual_seed(seed)
         for x, labels in iterate_batches(data, bs, shuffle=False, generator=torch.Generator().manual_seed(seed)):
             y = labels.to(device) if getattr(model, "n_classes", 0) else None  # log p(x|y) of a conditional model

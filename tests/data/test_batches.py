@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from vaekit.data import TensorData, base, fixed_binarization, iterate_batches
-from vaekit.data.base import batches_per_span, binarize, split_indices
+from vaekit.data import TensorData, fixed_binarization, iterate_batches
+from vaekit.data.base import binarize, split_indices
 from vaekit.data.draws import draw_key, int16_draws
 from vaekit.errors import ConfigError
 
@@ -124,28 +124,18 @@ def test_dynamic_binarization_is_a_bernoulli_draw_of_the_batch_items():
 
 
 @pytest.mark.parametrize("pixels", [64, 9])
-def test_batches_prepared_a_span_at_a_time_equal_batches_prepared_one_by_one(monkeypatch, pixels):
-    monkeypatch.setattr(base, "SPAN_BYTES", 3 * 15 * pixels * 4)  # 3 batches of 15 x pixels floats a span
+def test_batches_take_the_draws_of_their_items_positions_in_the_epoch(pixels):
     x = torch.rand(100, 1, pixels, generator=gen(4))
     data = TensorData(x, torch.arange(100), binarize="dynamic")
-    assert batches_per_span(data, 15) == 3
     g = gen(9)
     order = torch.randperm(100, generator=g)
     key = draw_key(g)
-    # batch by batch from the item's position in the epoch; 15 x 9 pixels start spans mid-word
+    # batch by batch from the item's position in the epoch; 15 x 9 pixels start batches mid-word
     expect = [(binarize(x[order[s:s + 15]], key, s * pixels), order[s:s + 15]) for s in range(0, 100, 15)]
     assert_same_batches(list(iterate_batches(data, 15, generator=gen(9))), expect)
-    # the full spans (2 of 3 here) gathered and binarized by the compiled pass, with the draws in torch ops
-    assert_same_batches(list(iterate_batches(data, 15, generator=gen(9), compile=True)), expect)
-    assert base._compiled_gather_below().fn is not None  # compiled, not fallen back to eager
-    # batches left for the compiled training step to draw: binarized(), they are the same batches
-    drawn = list(iterate_batches(data, 15, generator=gen(9), drawn=True))
-    assert all(isinstance(b, base.DrawnBatch) and b.source is x for b, _ in drawn)
-    assert_same_batches([(b.binarized(), y) for b, y in drawn], expect)
-    plain = TensorData(x, torch.arange(100))  # a span without binarization: the gathered items themselves
-    for drawn in (False, True):  # nothing to draw: plain tensors either way
-        assert_same_batches(list(iterate_batches(plain, 15, generator=gen(9), drawn=drawn)),
-                            [(x[i], i) for _, i in expect])
+    # one batch of all 100 items: the same numbers, item by item
+    (whole, _), = list(iterate_batches(data, 100, generator=gen(9)))
+    assert torch.equal(whole[:15], expect[0][0]) and torch.equal(whole[90:], expect[-1][0])
 
 
 def assert_same_batches(got: list, expect: list) -> None:
@@ -273,12 +263,3 @@ def test_binarization_of_0_and_1_is_exact_and_of_a_half_unbiased():
 def test_a_stream_key_binarizes_on_the_cpu_only():
     with pytest.raises(ValueError, match="stream key draws on the CPU, and x is on meta"):
         binarize(torch.rand(4, 4, device="meta"), 3)
-
-
-def test_the_compiled_pass_and_its_eager_fallback_draw_alike():
-    # the fallback (numpy's draws) and the torch formula the compiled pass runs, both eager here
-    x = torch.rand(50, 1, 3, 3, generator=gen(5))
-    idx, key, start = torch.randperm(50, generator=gen(6))[:20], torch.tensor(2**62 + 17), torch.tensor(9 * 7 + 2)
-    a, b = base._gather_below(x, idx, key, start), base.gather_binarized(x, idx, key, start)
-    assert torch.equal(a, b) and torch.equal(a, binarize(x[idx], 2**62 + 17, 65))
-    assert 0.3 < a.mean().item() < 0.7  # draws, not a constant (x averages 0.5 over 180 pixels)

@@ -11,7 +11,7 @@ import torch
 
 from vaekit.config import DataConfig
 from vaekit.data.array import load_array, load_array_path, read_array
-from vaekit.data.base import DrawnBatch, TensorData, binarize, class_count, fixed_binarization, iterate_batches
+from vaekit.data.base import TensorData, binarize, class_count, fixed_binarization, iterate_batches
 from vaekit.data.folder import LazyImageData, load_folder, load_image_path
 from vaekit.data.mnist import load_mnist, mnist_files
 from vaekit.data.shapes import load_shapes
@@ -43,5 +43,5 @@ def load_path(path: str | Path, cfg: DataConfig, *, stats: dict | None = None) -
     return load_image_path(p, cfg)
 
 
-__all__ = ["LOADERS", "DrawnBatch", "LazyImageData", "TensorData", "binarize", "class_count", "fixed_binarization",
+__all__ = ["LOADERS", "LazyImageData", "TensorData", "binarize", "class_count", "fixed_binarization",
            "iterate_batches", "load_path", "load_split", "mnist_files"]

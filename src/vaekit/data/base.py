@@ -1,13 +1,12 @@
-"""In-memory data sets and the batch iterator of the training loop.
+"""In-memory data sets, binarization and the batch iterator.
 
-MNIST-sized data is one resident tensor: each epoch draws a permutation and slices batches
+MNIST-sized data is one resident tensor: each epoch draws a permutation and gathers batches
 with `index_select`, with no per-item Python in the hot loop. Data decoded lazily from disk goes
 through a torch DataLoader over the same permutation.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -15,8 +14,7 @@ from typing import Any
 
 import torch
 
-from vaekit.compiling import CompiledOrEager
-from vaekit.data.draws import draw_key, int16_draws, int16_draws_torch
+from vaekit.data.draws import draw_key, int16_draws
 from vaekit.errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
@@ -63,24 +61,6 @@ def check_split(split: str) -> None:
         raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}")
 
 
-@dataclass(frozen=True)
-class DrawnBatch:
-    """A batch of dynamically binarized items, not drawn yet: rows `idx` of `source`, whose pixels take
-    the epoch's stream `key` from draw `start` on (`vaekit.data.draws`). `binarized()` draws it; the
-    compiled training step draws it inside its own graph, the same numbers, so that gathering, drawing and
-    comparing are fused into the step's first kernels rather than a pass of their own (docs/benchmarks.md)."""
-    source: torch.Tensor  # (N, *event) intensities in [0, 1], on the CPU
-    idx: torch.Tensor     # (B,) int64
-    key: torch.Tensor     # () int64
-    start: torch.Tensor   # () int64
-
-    def __len__(self) -> int:
-        return len(self.idx)
-
-    def binarized(self) -> torch.Tensor:
-        return _gather_below(self.source, self.idx, self.key, self.start)
-
-
 def binarize(x: torch.Tensor, generator: torch.Generator | int | None = None, start: int = 0) -> torch.Tensor:
     """One Bernoulli draw per pixel with probability x (pixel intensities in [0, 1]).
 
@@ -90,7 +70,7 @@ def binarize(x: torch.Tensor, generator: torch.Generator | int | None = None, st
     if isinstance(generator, int):
         if x.device.type != "cpu":
             raise ValueError(f"binarize: a stream key draws on the CPU, and x is on {x.device}")
-        return _below(x, int16_draws(generator, start, x.shape))
+        return bernoulli_of(x, int16_draws(generator, start, x.shape))
     u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return torch.lt(u, x, out=u)
 
@@ -104,36 +84,11 @@ def uniforms_of(s: torch.Tensor) -> torch.Tensor:
     return s.to(torch.float32, copy=True).mul_(2.0**-16).add_(0.5 + 2.0**-17)
 
 
-def _below(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+def bernoulli_of(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     """u < x in x's dtype for the uniforms u of s, written over u (fresh here): one pass instead of a
-    bool tensor and a cast (measured 59 vs 157 us for a 128 x 784 batch)."""
+    bool tensor and a cast."""
     u = uniforms_of(s).to(x.dtype)
     return torch.lt(u, x, out=u)
-
-
-def _gather_below(x: torch.Tensor, idx: torch.Tensor, key: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
-    """`binarize(x[idx], key, start)` with key and start as int64 0-d tensors: the eager fallback of the
-    compiled `gather_binarized`, its draws by numpy."""
-    return binarize(x.index_select(0, idx), int(key), int(start))
-
-
-def gather_binarized(x: torch.Tensor, idx: torch.Tensor, key: torch.Tensor, start: torch.Tensor
-                     ) -> torch.Tensor:
-    """`_gather_below` with the draws in torch ops, which a compiled kernel computes beside the gather
-    and the comparison, on both cores. Measured in the training loop of the reference model, against
-    numpy's SFC64 words and a compiled pass that read them: 375-400 -> 275-290 us a batch (mean over an
-    epoch); 15 interleaved epochs 29.6k -> 30.8k images/s, faster in 12 of 15 (docs/benchmarks.md).
-    The compiled training step calls it inside its own graph (`DrawnBatch`)."""
-    xb = x.index_select(0, idx)
-    positions = start + torch.arange(xb.numel(), device=x.device).view(xb.shape)  # (B, *event)
-    return _below(xb, int16_draws_torch(key, positions))
-
-
-@functools.cache
-def _compiled_gather_below() -> CompiledOrEager:
-    """One compiled `gather_binarized` for the process (made at its first use), so that a failed
-    compilation warns once rather than every epoch; its fallback is the eager `_gather_below`."""
-    return CompiledOrEager(gather_binarized, eager=_gather_below)
 
 
 def fixed_binarization(data: Any, seed: int) -> Any:
@@ -157,71 +112,28 @@ def split_indices(n: int, val_fraction: float, seed: int, split: str) -> torch.T
     return perm[lo:hi].sort().values
 
 
-# Batches are gathered and binarized a span of several at a time: one index_select and one draw for
-# ~4 MiB of rows rather than one of each per batch, then handed out as slices. Measured on the reference
-# model (docs/benchmarks.md), 10 batches a span: 46.2k -> 47.1k images/s, faster in 8 of 11 interleaved
-# epochs; 64 batches (25 MB, past the caches) were slower.
-SPAN_BYTES = 4 * 2**20
-
-
-def batches_per_span(data: TensorData, batch_size: int) -> int:
-    """How many batches `iterate_batches` prepares at once: as many whole batches as fit in SPAN_BYTES
-    (at least one). An item's draws depend on its position in the epoch only (`vaekit.data.draws`),
-    so any grouping gives the same batches."""
-    item = math.prod(data.x.shape[1:])
-    return max(1, SPAN_BYTES // max(1, batch_size * item * data.x.element_size()))
-
-
 def iterate_batches(data: Any, batch_size: int, *, generator: torch.Generator | None = None,
-                    shuffle: bool = True, drop_last: bool = False, compile: bool = False, drawn: bool = False
-                    ) -> Iterator[tuple[torch.Tensor | DrawnBatch, torch.Tensor | None]]:
-    """Yield (x, labels-or-None) batches; a fresh Bernoulli draw per batch for dynamic binarization.
-    In-memory batches are slices of a span prepared at once (`batches_per_span`). compile: gather and
-    binarize each full span in one compiled pass (the training loop's --compile), with the same draws.
-    drawn: dynamically binarized, shuffled in-memory data on the CPU comes as `DrawnBatch`es instead, for
-    the compiled training step to draw (`binarized()` gives the batch the other paths give)."""
+                    shuffle: bool = True, drop_last: bool = False
+                    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Yield (x, labels-or-None) batches in a shuffled (or the stored) order; dynamically binarized data
+    get a fresh Bernoulli draw per epoch. On the CPU the draws are the counter-based stream of the
+    epoch (`vaekit.data.draws`): the pixels of the i-th item of the epoch take draws i D ... i D + D - 1,
+    whatever the batch size, so every way of batching an epoch sees the same numbers."""
     n = len(data)
     order = torch.randperm(n, generator=generator) if shuffle else None
     on_cpu = not isinstance(data, TensorData) or data.x.device.type == "cpu"
-    # on the CPU, the epoch's draws: the pixels of the i-th item of the epoch take draws i D, ..., i D + D - 1
     rng = draw_key(generator) if data.binarize == "dynamic" and on_cpu else generator
     if not isinstance(data, TensorData):  # the same draws as in memory: lazily decoded items are on the CPU
         yield from _loader_batches(data, batch_size, order, rng, drop_last)
         return
+    item = math.prod(data.x.shape[1:])
     stop = n - n % batch_size if drop_last else n
-    if drawn and isinstance(rng, int) and order is not None:
-        yield from _drawn_batches(data, batch_size, order, rng, stop)
-        return
-    span = batch_size * batches_per_span(data, batch_size)
-    for lo in range(0, stop, span):
-        hi = min(lo + span, stop)
-        x, y = _span_items(data, order, lo, hi, rng, compiled=compile and hi - lo == span)
-        for start in range(0, hi - lo, batch_size):
-            yield x[start:start + batch_size], None if y is None else y[start:start + batch_size]
-
-
-def _drawn_batches(data: TensorData, batch_size: int, order: torch.Tensor, key: int, stop: int
-                   ) -> Iterator[tuple[DrawnBatch, torch.Tensor | None]]:
-    item, key_t = math.prod(data.x.shape[1:]), torch.tensor(key)
-    labels = None if data.labels is None else data.labels.index_select(0, order)  # one gather an epoch
     for lo in range(0, stop, batch_size):
         hi = min(lo + batch_size, stop)
-        y = None if labels is None else labels[lo:hi]
-        yield DrawnBatch(data.x, order[lo:hi], key_t, torch.tensor(lo * item)), y
-
-
-def _span_items(data: TensorData, order: torch.Tensor | None, lo: int, hi: int,
-                rng: torch.Generator | int | None, compiled: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Items lo:hi of the epoch's order (all of them in order when it is None), binarized when the data
-    asks for it; compiled: through the compiled `gather_binarized`, which is made for one span's shape."""
-    idx = None if order is None else order[lo:hi]
-    take = (lambda t: t[lo:hi]) if idx is None else (lambda t: t.index_select(0, idx))
-    y = None if data.labels is None else take(data.labels)
-    start = lo * math.prod(data.x.shape[1:])  # the span's first draw
-    if compiled and data.binarize == "dynamic" and isinstance(rng, int) and idx is not None:
-        return _compiled_gather_below()(data.x, idx, torch.tensor(rng), torch.tensor(start)), y
-    x = take(data.x)
-    return (binarize(x, rng, start) if data.binarize == "dynamic" else x), y
+        idx = None if order is None else order[lo:hi]
+        x = data.x[lo:hi] if idx is None else data.x.index_select(0, idx)
+        y = None if data.labels is None else data.labels[lo:hi] if idx is None else data.labels.index_select(0, idx)
+        yield (binarize(x, rng, lo * item) if data.binarize == "dynamic" else x), y
 
 
 def _loader_batches(data: Any, batch_size: int, order: torch.Tensor | None,

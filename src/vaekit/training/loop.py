@@ -25,13 +25,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from vaekit import denormals
-from vaekit.compiling import CompiledOrEager
 from vaekit.config import Config, save_config
-from vaekit.data import DrawnBatch, TensorData, class_count, iterate_batches, load_split
+from vaekit.data import TensorData, class_count, load_split
 from vaekit.errors import ConfigError, TrainingError
 from vaekit.evaluation import validation_elbo
-from vaekit.graph_passes import sampling_options
+from vaekit.fast import denormals, make_step
 from vaekit.model import VAE, build_model
 from vaekit.objectives import Terms, beta_at
 from vaekit.runs import (
@@ -57,7 +55,7 @@ from vaekit.training import distributed
 from vaekit.training.callbacks import Callback, EpochEnd
 from vaekit.training.optim import make_optimizer
 from vaekit.training.schedule import lr_at
-from vaekit.training.step import AdamUpdate, FunctionalGradients, ObjectiveModule, objective_terms
+from vaekit.training.step import ObjectiveModule
 
 
 @dataclass
@@ -114,18 +112,13 @@ class Trainer:
         self.ema = copy.deepcopy(self.model).requires_grad_(False) if t.ema > 0 else None
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = make_optimizer(self.model, t, self.device)
-        self.update = AdamUpdate(self.opt, self.params)  # the update from the functional step's gradients
         self.steps_per_epoch = math.ceil(len(self.train_data) / t.batch_size)
-        self.eager: nn.Module = ObjectiveModule(cfg, self.model)
+        objective: nn.Module = ObjectiveModule(cfg, self.model)
         if self.dist.enabled:  # gradients all-reduced by DDP's hooks (gloo on CPUs, nccl on GPUs)
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.eager = nn.parallel.DistributedDataParallel(self.eager, device_ids=ids)
-        # the plain path's objective, compiled: DDP's full batches, and a fallback of the compiled step;
-        # it draws ε as the eager objective does (sampling_options)
-        self.compiled = CompiledOrEager(self.eager, enabled=t.compile, options=sampling_options())
-        # one compiled graph for forward, backward and the norm (vaekit.training.step), single process
-        self.functional = None if self.dist.enabled or not t.compile else FunctionalGradients(
-            self.eager, self.params, t.grad_clip)
+            objective = nn.parallel.DistributedDataParallel(objective, device_ids=ids)
+        self.step = make_step(objective, self.params, self.opt, grad_clip=t.grad_clip, batch_size=t.batch_size,
+                              compile=t.compile, dist=self.dist, device=self.device)
         self.state = LoopState()
         self._beta: tuple[float, torch.Tensor] | None = None  # the last step's β, and its tensor
 
@@ -157,10 +150,10 @@ class Trainer:
         self.paths.metrics.write_text("")
 
     # --- the step -------------------------------------------------------------------------------
-    def train_step(self, x: torch.Tensor | DrawnBatch, y: torch.Tensor | None = None) -> Terms | None:
-        """One optimizer step; returns None when the loss or gradient was non-finite and the
-        step was skipped (vdvae's guard), raising after `max_nonfinite` of them in a row. A DrawnBatch
-        (single process, --compile, on the CPU) is drawn inside the compiled step's graph."""
+    def train_step(self, x: Any, y: torch.Tensor | None = None) -> Terms | None:
+        """One optimizer step on a batch from `self.step.batches`; returns None when the loss or gradient
+        was non-finite and the step was skipped (vdvae's guard), raising after `max_nonfinite` of them
+        in a row."""
         t, s = self.cfg.train, self.state
         lr = lr_at(s.step, lr=t.lr, total_steps=t.epochs * self.steps_per_epoch, schedule=t.schedule,
                    warmup_steps=t.lr_warmup_steps, min_ratio=t.lr_min_ratio)
@@ -169,19 +162,9 @@ class Trainer:
         b = beta_at(s.step, t.beta, t.warmup_steps)
         if self._beta is None or self._beta[0] != b:  # a tensor input of the compiled step: made when β moves
             self._beta = (b, torch.tensor(b, device=self.device))
-        beta = self._beta[1]
-        x, weight = distributed.shard(x, self.dist)  # this rank's slice of the global batch
-        y = None if y is None else distributed.shard(y, self.dist)[0]
-        full = len(x) == t.batch_size // self.dist.world  # a last, smaller batch runs eagerly
-        found = self.functional(x, beta, y) if full and self.functional is not None else None
-        if found is None:
-            found = self._backward(x.binarized() if isinstance(x, DrawnBatch) else x, beta, y, weight, full)
-        out, grads, ok = found
-        terms = objective_terms(out)
+        terms, ok = self.step(x, y, self._beta[1])
         s.step += 1
-        if self.dist.enabled:  # every rank skips together (the norm of the all-reduced gradient agrees)
-            ok = distributed.all_reduce_sum((~ok).float(), self.dist) == 0
-        if not bool(ok):
+        if not ok:
             s.skipped += 1
             s.nonfinite_in_row += 1
             if s.nonfinite_in_row >= t.max_nonfinite:
@@ -190,32 +173,11 @@ class Trainer:
                                     f"The last good checkpoint is kept in {self.paths.checkpoints}")
             return None
         s.nonfinite_in_row = 0
-        if grads is None:
-            self.opt.step()
-        else:
-            self.update(grads)
         if self.ema is not None:
-            with torch.no_grad():  # one foreach call for every tensor, as torch.optim.swa_utils' EMA does
-                torch._foreach_lerp_(list(self.ema.parameters()), list(self.model.parameters()), 1.0 - t.ema)
+            with torch.no_grad():  # ema <- ema + (1 - decay) (model - ema), as torch.optim.swa_utils' EMA
+                for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
+                    e.lerp_(p, 1.0 - t.ema)
         return terms
-
-    def _backward(self, x: torch.Tensor, beta: torch.Tensor, y: torch.Tensor | None, weight: float,
-                  compiled: bool) -> tuple[tuple[torch.Tensor, ...], None, torch.Tensor]:
-        """The plain path: loss.backward() (DDP's all-reduce runs inside it) leaves the gradients in
-        `.grad`, clipped in place with --grad-clip; returns the objective's terms and whether the
-        loss and the gradients' norm are finite."""
-        t = self.cfg.train
-        out = (self.compiled if compiled else self.eager)(x, beta, y)
-        self.opt.zero_grad(set_to_none=True)
-        (out[0] * weight if weight != 1.0 else out[0]).backward()
-        # foreach: one kernel for all the gradients' norms instead of one per tensor (~0.25 ms a step here)
-        foreach = True if self.device.type in ("cpu", "cuda") else None  # None: torch decides
-        if t.grad_clip > 0:
-            norm = torch.nn.utils.clip_grad_norm_(self.params, t.grad_clip, foreach=foreach)
-        else:  # the norm alone, for the finiteness check (clipping at inf would rescale every grad by 1)
-            norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None],
-                                                 foreach=foreach)
-        return out, None, torch.isfinite(out[0].detach()) & torch.isfinite(norm)
 
     # --- one epoch ------------------------------------------------------------------------------
     def run_epoch(self, epoch: int, log: MetricsLog) -> dict[str, Any]:
@@ -229,15 +191,10 @@ class Trainer:
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{t.epochs}",
                    disable=not (t.progress and self.main), leave=False)
         start = time.perf_counter()
-        # the compiled step draws dynamically binarized batches itself (DrawnBatch): no pass of their own
-        drawn = self.functional is not None and self.functional.fn is not None and self.device.type == "cpu"
-        for x, labels in iterate_batches(self.train_data, t.batch_size, generator=data_gen, compile=t.compile,
-                                         drawn=drawn):
+        for x, labels in self.step.batches(self.train_data, t.batch_size, data_gen):
             if len(x) < self.dist.world:
                 continue  # a last batch too small to give every rank an item (distributed runs only)
-            x = x if isinstance(x, DrawnBatch) else x.to(self.device, non_blocking=True)
-            y = labels.to(self.device) if self.cfg.model.conditional else None
-            terms = self.train_step(x, y)
+            terms = self.train_step(x, labels if self.cfg.model.conditional else None)
             bar.update(1)
             if terms is None:
                 continue

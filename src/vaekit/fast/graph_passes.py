@@ -1,12 +1,11 @@
-"""Inductor graph passes and options of vaekit's compiled graphs (the training step and loop, the evaluation).
+"""Inductor graph passes and the options of vaekit's compiled graphs that draw their own ε.
 
-It loads torch._inductor (~1.4 s here): the training code imports it, the evaluation only when it compiles,
-and the data code not at all.
+It imports torch._inductor (private, ~1.4 s to load): only code that compiles imports this module, after
+checking that this torch has the API (`vaekit.fast.functional.graph_passes_available`).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +18,7 @@ class UnfuseBiasAddmm:
     copies the bias into every row of its output before it multiplies; unfused, the addition happens
     inside the fused kernel that reads the product next (the activation, the likelihood). Inductor
     does this for GPUs only (`should_prefer_unfused_addmm`), and keeps bf16/fp16 fused for precision.
-    Measured on the reference model: 2.072 -> 2.036 ms a compiled call, faster in 13 of 15 rounds."""
+    Used by the evaluation's log-weights, where k samples per item make the products large."""
 
     def __call__(self, graph: torch.fx.Graph) -> None:
         aten = torch.ops.aten
@@ -100,17 +99,3 @@ class GraphPasses(CustomGraphPass):
 
     def uuid(self) -> bytes:  # part of the compiled-graph cache key: changes when this file does
         return get_hash_for_files((__file__,))
-
-
-@functools.cache
-def sampling_options() -> dict[str, Any]:
-    """torch.compile options for a graph that draws its own ε (the evaluation's log-weights, the
-    training loop's plain path):
-    - fallback_random: ε by torch's vectorised randn, in the eager code's order, rather than by
-      inductor's per-element Philox. A compiled graph then draws what the eager code does (tested).
-    - the bias added in the kernel that reads each float32 product (`UnfuseBiasAddmm`).
-    Measured on the reference model's k = 5000 evaluation (200 test images, 4 interleaved rounds):
-    4.35 min a 10k images as compiled before, 3.69 with fallback_random, 3.54 with both.
-    One dict for the process: torch.compile compares options by value, and a new pass object would
-    not compare equal, so every `evaluate` (each epoch's, with --eval-k) would compile the graph again."""
-    return {"fallback_random": True, "post_grad_custom_post_pass": GraphPasses(UnfuseBiasAddmm())}

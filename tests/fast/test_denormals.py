@@ -8,7 +8,7 @@ import torch
 
 import vaekit
 from tests.conftest import tiny_config
-from vaekit import denormals
+from vaekit.fast import denormals
 from vaekit.training.loop import Trainer
 
 N = 1 << 18  # enough elements that torch splits an elementwise op across both threads

@@ -10,7 +10,7 @@ import torch
 def test_unfuse_bias_addmm_gives_mm_plus_bias_in_float32_only(dtype):
     from torch.fx.experimental.proxy_tensor import make_fx
 
-    from vaekit.graph_passes import UnfuseBiasAddmm
+    from vaekit.fast.graph_passes import UnfuseBiasAddmm
 
     def f(b: torch.Tensor, a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.gelu(torch.addmm(b, a, w))
@@ -32,7 +32,7 @@ def test_unfuse_bias_addmm_gives_mm_plus_bias_in_float32_only(dtype):
 def test_cast_before_transpose_cancels_the_transposes_around_a_cast():
     from torch.fx.experimental.proxy_tensor import make_fx
 
-    from vaekit.graph_passes import CastBeforeTranspose
+    from vaekit.fast.graph_passes import CastBeforeTranspose
 
     prims, aten = torch.ops.prims, torch.ops.aten
 

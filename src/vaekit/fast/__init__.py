@@ -1,0 +1,78 @@
+"""Everything in vaekit that exists only for speed, behind one entry point: `make_step`.
+
+The Trainer asks `make_step` for its training step at start-up. With `--compile` on one process it
+gets a `FastStep`: forward, backward, norm and finiteness check in one compiled graph
+(`functional.FunctionalGradients`), Adam's fused kernel called directly (`adam.AdamUpdate`), and
+dynamically binarized batches drawn inside that graph (`drawn`). Distributed runs get the plain step
+with a compiled objective; `--no-compile` the plain step alone. Every path computes the same step
+(tested), and each private torch API used here is checked for at start-up, falling back to the plain
+code with one log line where this torch lacks it. The evaluation's compiled log-weights
+(`compiling.sampling_options`) and subnormal flushing (`denormals`) live here too.
+docs/benchmarks.md says what each measure brings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from vaekit.fast import adam
+from vaekit.fast.compiling import CompiledOrEager, sampling_options
+from vaekit.fast.drawn import DrawnBatch, can_draw, drawn_batches
+from vaekit.fast.functional import FunctionalGradients
+from vaekit.objectives import Terms
+from vaekit.training import distributed
+from vaekit.training.step import PlainStep, objective_terms
+
+log = logging.getLogger("vaekit.fast")
+
+
+class FastStep:
+    """The one-graph step for a single process, with the plain step beside it for what the graph does
+    not take (a last, smaller batch; the first Adam step; a failed compilation)."""
+
+    def __init__(self, module: nn.Module, params: list[nn.Parameter], opt: torch.optim.Optimizer,
+                 grad_clip: float, batch_size: int, device: torch.device) -> None:
+        self.plain = PlainStep(module, params, opt, grad_clip, distributed.DistEnv(), device)
+        self.gradients = FunctionalGradients(module, params, grad_clip)
+        self.update = adam.AdamUpdate(opt, params)
+        if not adam.available():
+            log.warning("this torch has no torch._fused_adam_: the fast step updates with opt.step()")
+        self.batch_size, self.device = batch_size, device
+
+    def batches(self, data: Any, batch_size: int, generator: torch.Generator
+                ) -> Iterator[tuple[torch.Tensor | DrawnBatch, torch.Tensor | None]]:
+        if self.device.type == "cpu" and self.gradients.fn is not None and can_draw(data):
+            yield from drawn_batches(data, batch_size, generator)  # drawn inside the compiled graph
+        else:
+            yield from self.plain.batches(data, batch_size, generator)
+
+    def __call__(self, x: torch.Tensor | DrawnBatch, y: torch.Tensor | None, beta: torch.Tensor
+                 ) -> tuple[Terms, bool]:
+        found = self.gradients(x, beta, y) if len(x) == self.batch_size else None
+        if found is None:
+            return self.plain(x.binarized() if isinstance(x, DrawnBatch) else x, y, beta)
+        out, grads, ok = found
+        ok = bool(ok)
+        if ok:
+            self.update(grads)
+        return objective_terms(out), ok
+
+
+def make_step(module: nn.Module, params: list[nn.Parameter], opt: torch.optim.Optimizer, *, grad_clip: float,
+              batch_size: int, compile: bool, dist: distributed.DistEnv, device: torch.device) -> Any:
+    """The training step for a run (`vaekit.training.step` states its contract). module: the
+    ObjectiveModule (DDP-wrapped when distributed)."""
+    if not compile:
+        return PlainStep(module, params, opt, grad_clip, dist, device)
+    if dist.enabled:  # DDP's hooks run inside autograd's backward: the plain step, its objective compiled
+        compiled = CompiledOrEager(module, options=sampling_options())
+        return PlainStep(module, params, opt, grad_clip, dist, device, compiled, batch_size // dist.world)
+    return FastStep(module, params, opt, grad_clip, batch_size, device)
+
+
+__all__ = ["FastStep", "make_step"]
