@@ -134,7 +134,7 @@ def stage_configs(name: str, args: argparse.Namespace, out: Path) -> list[tuple[
 def run_preset(name: str, args: argparse.Namespace) -> dict:
     import vaekit
     from vaekit.config import Config
-    from vaekit.data import load_split
+    from vaekit.kinds import load_split
 
     preset = PRESETS[name]
     epochs, stage_epochs = [], []

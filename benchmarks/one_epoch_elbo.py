@@ -17,8 +17,8 @@ from pathlib import Path
 
 import vaekit
 from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
-from vaekit.data import load_split
 from vaekit.evaluation import evaluate
+from vaekit.kinds import load_split
 
 
 def elbo_after_training(seed: int, epochs: int) -> float:

@@ -163,8 +163,8 @@ def eval_minutes_10k(limit: int) -> tuple[float, str]:
     10k images at that rate plus the compilation once (which timing only the first call on `limit` images
     and scaling it up would count 10k/limit times)."""
     from vaekit.config import DataConfig, ModelConfig
-    from vaekit.data import load_split
     from vaekit.evaluation import evaluate
+    from vaekit.kinds import load_split
     from vaekit.model import build_model
 
     torch.manual_seed(0)
@@ -205,7 +205,7 @@ def _rss_child(kind: str, eval_limit: int) -> None:
 
 def measure(args: argparse.Namespace) -> dict:
     from vaekit.config import DataConfig
-    from vaekit.data import load_split
+    from vaekit.kinds import load_split
 
     limit = 10_000 if args.quick else None
     # The roofline is measured before, between and after the training measurements and the median taken,
@@ -257,8 +257,8 @@ def test_nll(precision: str, epochs: int, limit: int) -> dict:
     precision, then evaluate both in float32: test ELBO and log p(x) at k = 5000 on `limit` images."""
     import vaekit
     from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
-    from vaekit.data import load_split
     from vaekit.evaluation import evaluate
+    from vaekit.kinds import load_split
 
     cfg = Config(DataConfig(dataset="mnist", binarize="dynamic"), ModelConfig(),
                  TrainConfig(epochs=epochs, batch_size=B, lr=1e-3, progress=False, precision=precision))

@@ -15,12 +15,12 @@ def test_readme_python_api(tmp_path):
     cfg = tiny_config(epochs=1)
     run = vaekit.train(cfg, out=tmp_path / "run")
     model = vaekit.load(run.dir)
-    x = vaekit.data.load_split(cfg.data, "test").x[:8]
+    x = vaekit.kinds.load_split(cfg.data, "test").x[:8]
     q = model.encode(x)
     assert q.mean.shape == (8, 4) and torch.equal(model.decode(q.mean), model.reconstruct(x))
     assert model.sample(16).shape == (16, 1, 16, 16)
     ll = model.log_likelihood(x, k=64)
-    metrics = vaekit.evaluate(model, vaekit.data.load_split(cfg.data, "test"), k=64, progress=False, compile=False)
+    metrics = vaekit.evaluate(model, vaekit.kinds.load_split(cfg.data, "test"), k=64, progress=False, compile=False)
     assert ll.shape == (8,) and metrics["log_likelihood"] < 0
     assert isinstance(run, vaekit.Run) and run.metrics[-1]["kind"] == "epoch"
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from vaekit.cli import main
-from vaekit.data import load_split
+from vaekit.kinds import load_split
 from vaekit.runs import load_run
 
 TINY = ["--data", "shapes", "--image-size", "16", "--subset", "1200", "--hidden", "32", "--latent-dim", "3",

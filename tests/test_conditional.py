@@ -12,8 +12,9 @@ import vaekit
 from tests.conftest import tiny_config
 from vaekit.cli import main
 from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
-from vaekit.data import fixed_binarization, load_split
+from vaekit.data import fixed_binarization
 from vaekit.errors import ConfigError
+from vaekit.kinds import load_split
 from vaekit.viz.convert import class_samples, conversion_rows
 
 

@@ -27,8 +27,8 @@ _LAZY = {
 __all__ = [*_LAZY, "__version__"]
 
 
-_SUBMODULES = ("config", "data", "distributions", "evaluation", "hierarchical", "model", "nets", "objectives",
-               "runs", "training", "viz")
+_SUBMODULES = ("config", "data", "distributions", "evaluation", "fast", "hierarchical", "kinds", "model", "nets",
+               "objectives", "runs", "training", "viz")
 
 
 def __getattr__(name: str) -> Any:

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from vaekit.errors import ConfigError
+from vaekit.kinds import KINDS, dataset_names
 
-DATASETS = ("shapes", "mnist", "folder", "array")
+DATASETS = dataset_names()  # each kind of data names its own (vaekit.kinds)
 BINARIZE = ("none", "dynamic", "static")
 ARCHS = ("mlp", "conv", "resnet", "resmlp")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "silu", "softplus")
@@ -99,7 +100,7 @@ class DataConfig:
         if not 0.0 < self.val_fraction < 0.5:
             raise ConfigError(f"val-fraction={self.val_fraction} must lie in (0, 0.5)")
         _seed("data-seed", self.data_seed)
-        if self.dataset in ("folder", "array") and not self.data_dir:
+        if not self.data_dir and any(self.dataset in kind.needs_data_dir for kind in KINDS):
             raise ConfigError(f"--data {self.dataset} needs --data-dir (the image folder or array file)")
         if self.data_dir is not None and "\0" in self.data_dir:  # os.stat raises ValueError, not OSError, on it
             raise ConfigError(f"data-dir={self.data_dir!r} contains a NUL character")

@@ -24,16 +24,6 @@ from vaekit.distributions.logistic import DiscretizedLogisticHead, LogisticMixtu
 from vaekit.distributions.priors import MixtureOfGaussiansPrior, VampPrior
 from vaekit.errors import ConfigError
 from vaekit.latents import Latent, VAEOutput
-from vaekit.nets import (
-    ConvDecoder,
-    ConvEncoder,
-    MLPDecoder,
-    MLPEncoder,
-    ResMLPDecoder,
-    ResMLPEncoder,
-    ResNetDecoder,
-    ResNetEncoder,
-)
 
 
 def full_precision(h: torch.Tensor) -> torch.Tensor:
@@ -154,50 +144,6 @@ class VAE(GenerativeAPI, nn.Module):
 
 
 
-def _mlp_nets(cfg: ModelConfig, shape: tuple[int, ...], p: int) -> tuple[nn.Module, nn.Module]:
-    k = cfg.n_classes if cfg.conditional else 0  # one-hot label inputs of a conditional model
-    enc = MLPEncoder(shape, cfg.hidden, 2 * cfg.latent_dim, cfg.activation, extra_in=k)
-    dec = MLPDecoder(cfg.latent_dim + k, cfg.hidden, shape, cfg.activation, params_per_dim=p, dropout=cfg.dropout)
-    return enc, dec
-
-
-def _conv_nets(cfg: ModelConfig, shape: tuple[int, ...], p: int) -> tuple[nn.Module, nn.Module]:
-    if len(shape) != 3:
-        raise ConfigError(f"--model conv needs image data (C, H, W); this data has shape {shape}")
-    k = cfg.n_classes if cfg.conditional else 0
-    enc = ConvEncoder(shape, cfg.channels_base, cfg.hidden[0], 2 * cfg.latent_dim, cfg.activation, extra_in=k)
-    dec = ConvDecoder(cfg.latent_dim + k, cfg.channels_base, cfg.hidden[0], shape, cfg.activation,
-                      params_per_dim=p)
-    return enc, dec
-
-
-def _resnet_nets(cfg: ModelConfig, shape: tuple[int, ...], p: int) -> tuple[nn.Module, nn.Module]:
-    if len(shape) != 3:
-        raise ConfigError(f"--model resnet needs image data (C, H, W); this data has shape {shape}")
-    k = cfg.n_classes if cfg.conditional else 0
-    enc = ResNetEncoder(shape, cfg.channels_base, cfg.hidden[0], 2 * cfg.latent_dim, cfg.activation,
-                        blocks=cfg.res_blocks, extra_in=k)
-    dec = ResNetDecoder(cfg.latent_dim + k, cfg.channels_base, cfg.hidden[0], shape, cfg.activation,
-                        params_per_dim=p, blocks=cfg.res_blocks)
-    return enc, dec
-
-
-def _resmlp_nets(cfg: ModelConfig, shape: tuple[int, ...], p: int) -> tuple[nn.Module, nn.Module]:
-    # ModelConfig has checked that the hidden sizes are equal: one residual block per size after the first
-    k = cfg.n_classes if cfg.conditional else 0
-    width, blocks = cfg.hidden[0], len(cfg.hidden) - 1
-    enc = ResMLPEncoder(shape, width, blocks, 2 * cfg.latent_dim, cfg.activation, extra_in=k)
-    dec = ResMLPDecoder(cfg.latent_dim + k, width, blocks, shape, cfg.activation, params_per_dim=p)
-    return enc, dec
-
-
-NETWORKS: dict[str, Callable[[ModelConfig, tuple[int, ...], int], tuple[nn.Module, nn.Module]]] = {
-    "mlp": _mlp_nets,
-    "conv": _conv_nets,
-    "resnet": _resnet_nets,
-    "resmlp": _resmlp_nets,
-}
-
 LIKELIHOODS: dict[str, Callable[[ModelConfig, tuple[int, ...]], nn.Module]] = {
     "bernoulli": lambda cfg, shape: BernoulliHead(shape),
     "bernoulli_ar": lambda cfg, shape: AutoregressiveBernoulliHead(shape, cfg.ar_context),
@@ -215,11 +161,17 @@ PRIORS: dict[str, Callable[[ModelConfig, int, tuple[int, ...], torch.Tensor | No
 }
 
 
-def build_model(cfg: ModelConfig, event_shape: tuple[int, ...], data: torch.Tensor | None = None) -> nn.Module:
+def build_model(cfg: ModelConfig, event_shape: tuple[int, ...], data: torch.Tensor | None = None,
+                kind: Any = None) -> nn.Module:
     """The VAE a model config describes, for data of the given event shape: one stochastic layer,
-    or a hierarchy when `latent_layers` is set. `data`: training items a VampPrior starts from."""
+    or a hierarchy when `latent_layers` is set. `data`: training items a VampPrior starts from.
+    kind: the data's `vaekit.kinds.Kind`, which gives the encoder and decoder networks."""
+    if kind is None:  # vaekit's generic networks (any event shape for mlp/resmlp, images for conv/resnet)
+        from vaekit.kinds.base import Kind
+
+        kind = Kind()
     head = LIKELIHOODS[cfg.likelihood](cfg, tuple(event_shape))
-    enc, dec = NETWORKS[cfg.arch](cfg, tuple(event_shape), head.params_per_dim)
+    enc, dec = kind.networks(cfg, tuple(event_shape), head.params_per_dim)
     prior = PRIORS[cfg.prior](cfg, [cfg.latent_dim, *cfg.latent_layers][-1], tuple(event_shape), data)
     if cfg.latent_layers:
         from vaekit.hierarchical import HierarchicalVAE

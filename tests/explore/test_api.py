@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from vaekit.data import load_split
 from vaekit.distributions import StandardNormal
+from vaekit.kinds import load_split
 from vaekit.runs import load_run
 
 pytest.importorskip("fastapi", reason="the explorer needs the explore extra: pip install -e '.[dev]'")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.data.conftest import clean_env  # noqa: F401 (a fixture, used by test_fuzz_mnist)
 from tests.fuzz.helpers import CASES
+from tests.kinds.images.conftest import clean_env  # noqa: F401 (a fixture, used by test_fuzz_mnist)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -19,8 +19,9 @@ from hypothesis.extra import numpy as hnp
 
 from tests.fuzz.helpers import case, fuzz
 from vaekit.config import DataConfig
-from vaekit.data import iterate_batches, load_split
+from vaekit.data import iterate_batches
 from vaekit.errors import DataError
+from vaekit.kinds import load_split
 
 SPLITS = ("train", "val", "test")
 DTYPES = ["float16", "float32", "float64", "int8", "uint8", "int64", "uint64", "bool", "complex64", "<U2", "S2",

@@ -20,8 +20,9 @@ from PIL import Image
 
 from tests.fuzz.helpers import case, fuzz
 from vaekit.config import DataConfig
-from vaekit.data import iterate_batches, load_split
+from vaekit.data import iterate_batches
 from vaekit.errors import DataError
+from vaekit.kinds import load_split
 
 FORMATS = {"PNG": ".png", "JPEG": ".jpg", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
 MODES = {"PNG": ["L", "RGB", "RGBA", "P", "1", "LA", "I;16"], "JPEG": ["L", "RGB", "CMYK"], "GIF": ["L", "P"],
@@ -124,7 +125,7 @@ def test_huge_declared_sizes_are_refused_before_decoding(tmp_path_factory, w, h)
 
 def test_the_bomb_message_is_exact(tmp_path):
     (tmp_path / "big.png").write_bytes(png_header(10_000, 10_000))
-    from vaekit.data.folder import read_image
+    from vaekit.kinds.images.folder import read_image
 
     with pytest.raises(DataError) as e:
         read_image(tmp_path / "big.png", 8, 3)
@@ -136,7 +137,7 @@ def test_an_extreme_aspect_ratio_is_cropped_before_it_is_scaled(tmp_path):
     im = Image.new("L", (1, 3_000_000), 0)
     im.paste(255, (0, 1_500_000 - 100, 1, 1_500_000 + 100))  # a bright band at the centre
     im.save(tmp_path / "tall.png")
-    from vaekit.data.folder import read_image
+    from vaekit.kinds.images.folder import read_image
 
     x = read_image(tmp_path / "tall.png", 8, 1)  # the centred 1 x 1 square, scaled to 8 x 8
     assert x.shape == (1, 8, 8) and np.allclose(x, 1.0)

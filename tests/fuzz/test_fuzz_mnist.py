@@ -15,13 +15,13 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.data.conftest import N_TRAIN_SMALL, NAMES, fake_mnist, write_idx
 from tests.fuzz.helpers import case, fuzz
+from tests.kinds.images.conftest import N_TRAIN_SMALL, NAMES, fake_mnist, write_idx
 from vaekit.cli import main
 from vaekit.config import DataConfig
-from vaekit.data import load_split
-from vaekit.data.mnist import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from vaekit.errors import DataError
+from vaekit.kinds import load_split
+from vaekit.kinds.images.mnist import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 
 TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = NAMES
 

@@ -12,7 +12,7 @@ from PIL import Image
 import vaekit
 from tests.conftest import tiny_config
 from vaekit.config import Config, DataConfig, ModelConfig
-from vaekit.data import load_path
+from vaekit.kinds import load_path
 from vaekit.runs.metrics import read_metrics
 
 

@@ -6,8 +6,8 @@ import pytest
 
 import vaekit
 from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
-from vaekit.data import load_split
 from vaekit.evaluation import evaluate
+from vaekit.kinds import load_split
 
 
 @pytest.mark.mnist

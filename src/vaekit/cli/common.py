@@ -63,7 +63,7 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
 
 
 def eval_data(run: Any, split: str, path: str | None) -> Any:
-    from vaekit.data import load_path, load_split
+    from vaekit.kinds import load_path, load_split
 
     if path:
         return load_path(path, run.config.data, stats=run.data_stats)
@@ -72,19 +72,18 @@ def eval_data(run: Any, split: str, path: str | None) -> Any:
     return load_split(run.config.data, split, stats=run.data_stats)
 
 
-def save_images_or_array(x: Any, out: Path, shape: tuple[int, ...], nrow: int | None = None) -> None:
-    """A grid PNG (+ .npy) for images asked as .png; otherwise the raw array as .npy."""
+def write_items(run: Any, items: Any, out: Path, per_row: int | None = None) -> None:
+    """Items (N, *event) as the run's kind of data shows them to a person (a PNG grid for images) when
+    `out` asks for a picture, and always their raw values as .npy beside it."""
     import numpy as np
 
-    from vaekit.viz.grid import save_grid
+    from vaekit.kinds import kind_of
 
-    if len(shape) == 3 and out.suffix.lower() == ".png":
-        save_grid(x.clamp(0, 1), out, nrow)
-        print(f"wrote {out} and {out.with_suffix('.npy')}")
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.save(out.with_suffix(".npy"), x.cpu().numpy())
-        print(f"wrote {out.with_suffix('.npy')}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out.with_suffix(".npy"), items.detach().cpu().float().numpy())
+    kind = kind_of(run.config.data.dataset)
+    written = [] if out.suffix == ".npy" or not kind.shows(run.event_shape) else kind.write_grid(items, out, per_row)
+    print(f"wrote {' and '.join(str(p) for p in [*written, out.with_suffix('.npy')])}")
 
 
 def labels_for(run: Any, data: Any, label: int | None, device: str) -> Any:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from vaekit.cli.common import eval_data, labels_for, run_parser, save_images_or_array
+from vaekit.cli.common import eval_data, labels_for, run_parser, write_items
 from vaekit.errors import ConfigError
 
 
@@ -75,22 +75,23 @@ def cmd_sample(args: argparse.Namespace) -> None:
         y = torch.arange(args.n) % k if args.label is None else torch.full((args.n,), args.label)
         nrow = k if args.label is None else None
     x = run.model.sample(args.n, generator=gen, y=None if y is None else y.to(args.device))
-    save_images_or_array(x, Path(args.out), run.model.event_shape, nrow)
+    write_items(run, x, Path(args.out), nrow)
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
+    from vaekit.kinds.images.grid import reconstruction_pairs
     from vaekit.runs import load_run
-    from vaekit.viz.grid import reconstruction_pairs
+    from vaekit.viz.common import shows
 
     run = load_run(args.run_dir, args.which, args.device)
     data = eval_data(run, args.split, args.data).take(args.n)
     x = data.x.to(args.device)
     recon = run.model.reconstruct(x, labels_for(run, data, args.label, args.device))
-    if len(run.model.event_shape) == 3:
+    if shows(run, data):
         pairs, ncol = reconstruction_pairs(x, recon)
-        save_images_or_array(pairs, Path(args.out), run.model.event_shape, ncol)
+        write_items(run, pairs, Path(args.out), ncol)
     else:
-        save_images_or_array(recon, Path(args.out), run.model.event_shape)
+        write_items(run, recon, Path(args.out))
 
 
 def cmd_encode(args: argparse.Namespace) -> None:

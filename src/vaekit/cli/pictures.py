@@ -93,9 +93,10 @@ def cmd_convert(args: argparse.Namespace) -> None:
     """Rows: input, reconstruction, then the input's code decoded with the target class(es)."""
     import torch
 
-    from vaekit.data import fixed_binarization, load_path
+    from vaekit.data import fixed_binarization
+    from vaekit.kinds import load_path
     from vaekit.runs import load_run
-    from vaekit.viz.common import is_image_data, load_items
+    from vaekit.viz.common import load_items, shows
     from vaekit.viz.convert import check_conditional, check_label, conversion_rows
 
     out = _png_out(args.out)
@@ -114,7 +115,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
     else:
         raise ConfigError(f"--input {args.input}: these items have no class labels; give their class with --from")
     rows = conversion_rows(run.model, data.x, y, None if args.to is None else [args.to])  # (N, 2 + T, *event)
-    save_rows(rows, out, is_image_data(data, tuple(run.model.event_shape)))
+    save_rows(run, rows, out, shows(run, data))
 
 
 def _common(p: argparse.ArgumentParser, out: str, where: str, seeds: str = "") -> None:
@@ -146,17 +147,19 @@ def _positive(value: int | None, option: str) -> None:
         raise ConfigError(f"{option} {value} must be >= 1")
 
 
-def save_rows(rows: Any, out: Path, images: bool) -> None:
-    """Rows of pictures (R, T, *event) -> a grid PNG (one row each) when `images`, always the .npy of the rows."""
+def save_rows(run: Any, rows: Any, out: Path, images: bool) -> None:
+    """Rows of items (R, T, *event) -> a grid (one row each) as the run's kind shows them when `images`,
+    always the .npy of the rows."""
     import numpy as np
 
+    from vaekit.kinds import kind_of
     from vaekit.viz.common import grid_rows
-    from vaekit.viz.grid import make_grid, save_png
 
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out.with_suffix(".npy"), rows.detach().cpu().float().numpy())
     if images:
-        save_png(make_grid(*grid_rows(rows)), out)
+        items, per_row = grid_rows(rows)
+        kind_of(run.config.data.dataset).write_grid(items, out, per_row)
         print(f"wrote {out} ({rows.shape[0]} rows x {rows.shape[1]}) and {out.with_suffix('.npy')}")
     else:
         print(f"wrote {out.with_suffix('.npy')} {tuple(rows.shape)}: the data are not images, so no PNG")
@@ -164,7 +167,7 @@ def save_rows(rows: Any, out: Path, images: bool) -> None:
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
     from vaekit.runs import load_run
-    from vaekit.viz.common import is_image_data, load_items
+    from vaekit.viz.common import load_items, shows
     from vaekit.viz.interpolate import check_steps, choose_pairs, interpolate_inputs, interpolate_prior
 
     out = _png_out(args.out)
@@ -174,7 +177,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
         raise ConfigError("--indices picks data items; it cannot be combined with --source prior")
     run = load_run(args.run_dir, args.which, args.device)
     data = load_items(run, args.split, max(indices) + 1 if indices else 1000, args.seed)
-    images = is_image_data(data, tuple(run.model.event_shape))
+    images = shows(run, data)
     if args.source == "prior":
         rows = interpolate_prior(run.model, args.pairs, args.steps, args.mode, args.seed, clamp=images)
         print(f"{args.pairs} pairs of prior draws (seed {args.seed}), {args.mode}")
@@ -183,12 +186,12 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
         i0, i1 = [a for a, _ in pairs], [b for _, b in pairs]
         rows = interpolate_inputs(run.model, data.x[i0], data.x[i1], args.steps, args.mode, clamp=images)
         print(f"pairs of {args.split} items {', '.join(f'{a}-{b}' for a, b in pairs)}, {args.mode}")
-    save_rows(rows, out, images)
+    save_rows(run, rows, out, images)
 
 
 def cmd_traverse(args: argparse.Namespace) -> None:
     from vaekit.runs import load_run
-    from vaekit.viz.common import check_index, is_image_data, load_items, posterior_means
+    from vaekit.viz.common import check_index, load_items, posterior_means, shows
     from vaekit.viz.traverse import sweep_values, traverse
     from vaekit.viz.usage import parse_dims
 
@@ -204,15 +207,15 @@ def cmd_traverse(args: argparse.Namespace) -> None:
     if args.index is not None:
         check_index(args.index, len(data), "--index")
         base = posterior_means(run.model, data.x[args.index:args.index + 1])[0]
-    images = is_image_data(data, tuple(run.model.event_shape))
+    images = shows(run, data)
     t = traverse(run.model, data.x[:args.limit], base=base, dims=dims, top=args.top, values=values, clamp=images)
     print("rows, most used first: " + "; ".join(t.usage.describe(d) for d in t.dims))
-    save_rows(t.images, out, images)
+    save_rows(run, t.images, out, images)
 
 
 def cmd_manifold(args: argparse.Namespace) -> None:
     from vaekit.runs import load_run
-    from vaekit.viz.common import is_image_data, load_items
+    from vaekit.viz.common import load_items, shows
     from vaekit.viz.manifold import default_dims, grid_quantiles, manifold
     from vaekit.viz.usage import dimension_usage, parse_dims
 
@@ -228,9 +231,9 @@ def cmd_manifold(args: argparse.Namespace) -> None:
         dims = [0, 1]
     elif dims is None:
         dims = list(default_dims(dimension_usage(run.model, data.x)))
-    images = is_image_data(data, tuple(run.model.event_shape))
+    images = shows(run, data)
     print(f"z{dims[0]} across, z{dims[1]} up, at Gaussian quantiles (i + 0.5)/{args.n}")
-    save_rows(manifold(run.model, args.n, (dims[0], dims[1]), clamp=images), out, images)
+    save_rows(run, manifold(run.model, args.n, (dims[0], dims[1]), clamp=images), out, images)
 
 
 def cmd_scatter(args: argparse.Namespace) -> None:

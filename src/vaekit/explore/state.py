@@ -149,11 +149,13 @@ class ExplorerState:
     @classmethod
     def from_run(cls, run: Any, limit: int = 10000) -> ExplorerState:
         """The state of a loaded run (`vaekit.runs.load_run`): its test split, the first `limit` items."""
-        from vaekit.data import load_split
+        from vaekit.kinds import kind_of
 
-        data = load_split(run.config.data, "test", stats=run.data_stats)
-        if not getattr(data, "is_image", True) or len(run.event_shape) != 3:
-            raise VaekitError(f"vaekit explore needs an image run; {run.dir} has data of shape {run.event_shape}")
+        kind = kind_of(run.config.data.dataset)
+        data = kind.load_split(run.config.data, "test", run.data_stats)
+        if not kind.shows(tuple(run.event_shape), data):
+            raise VaekitError(f"vaekit explore shows items a person can see; {run.dir} holds {kind.name} of shape "
+                              f"{run.event_shape}")
         data = data.take(limit)
         return cls(run.model, data.x, data.labels, data.label_names)
 

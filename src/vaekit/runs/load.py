@@ -11,6 +11,7 @@ import torch
 
 from vaekit.config import Config, load_config
 from vaekit.errors import CheckpointError, ConfigError
+from vaekit.kinds import kind_of
 from vaekit.model import VAE, build_model
 from vaekit.runs.checkpoint import load_weights, read_state
 from vaekit.runs.paths import RunPaths
@@ -68,7 +69,7 @@ def load_run(run_dir: str | Path, which: str = "best", device: str | torch.devic
     cfg = read_run_config(run_dir)
     state = read_state(paths.state(which))
     shape = tuple(state["event_shape"])
-    model = build_model(cfg.model, shape)
+    model = build_model(cfg.model, shape, kind=kind_of(cfg.data.dataset))
     name = state["eval_weights"]
     load_weights(paths.checkpoints / name, model, state["files"].get(name))
     stats = read_stats(paths.root)

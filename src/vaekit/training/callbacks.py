@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import torch
 
 from vaekit.config import Config
+from vaekit.kinds import Kind
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class EpochEnd:
     val_data: Any            # the validation split
     config: Config
     device: torch.device
+    kind: Kind               # the data's kind: how its items are written for a person
 
 
 class Callback(Protocol):

@@ -26,10 +26,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from vaekit.config import Config, save_config
-from vaekit.data import TensorData, class_count, load_split
+from vaekit.data import TensorData, class_count
 from vaekit.errors import ConfigError, TrainingError
 from vaekit.evaluation import validation_elbo
 from vaekit.fast import denormals, make_step
+from vaekit.kinds import kind_of
 from vaekit.model import VAE, build_model
 from vaekit.objectives import Terms, beta_at
 from vaekit.runs import (
@@ -96,14 +97,16 @@ class Trainer:
         self.main = self.dist.is_main
         if t.tensorboard:
             summary_writer_class()  # fails before any folder is made when the package is missing
+        self.kind = kind_of(cfg.data.dataset)
+        self.kind.check(cfg.model)
         stats = read_stats(run_dir)  # array statistics of the run being resumed (a new run has none)
-        self.train_data = load_split(cfg.data, "train", stats=stats)
-        self.val_data = load_split(cfg.data, "val", stats=self.train_data.stats)
+        self.train_data = self.kind.load_split(cfg.data, "train", stats)
+        self.val_data = self.kind.load_split(cfg.data, "val", self.train_data.stats)
         if cfg.model.conditional:  # the label inputs' width, fixed in the saved config
             cfg.model.n_classes = class_count(self.train_data, cfg.model.n_classes)
         torch.manual_seed(t.seed)  # initial weights
         first = self.train_data.take(cfg.model.prior_components).x if cfg.model.prior == "vamp" else None
-        self.model = build_model(cfg.model, self.train_data.event_shape, data=first)
+        self.model = build_model(cfg.model, self.train_data.event_shape, data=first, kind=self.kind)
         if isinstance(self.train_data, TensorData):
             self.model.init_output_bias(self.train_data.x.mean(0))
         if t.init_from:
@@ -244,7 +247,8 @@ class Trainer:
         improved = score > s.best_val
         s.best_val = max(s.best_val, score)
         if self.main:
-            event = EpochEnd(self.paths.root, s.epoch, self.eval_model, self.val_data, self.cfg, self.device)
+            event = EpochEnd(self.paths.root, s.epoch, self.eval_model, self.val_data, self.cfg, self.device,
+                             self.kind)
             for callback in self.callbacks:
                 callback.on_epoch_end(event)
             self._save_checkpoint(best=improved)

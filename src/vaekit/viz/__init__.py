@@ -1,6 +1,6 @@
 """Visualisation: reads model outputs and returns arrays / writes pictures; never trains.
 
-Names load on first use (as in `vaekit`): the CLI imports `vaekit.viz.commands` to build its parser,
+Names load on first use (as in `vaekit`): the CLI imports its picture commands to build its parser,
 and `vaekit --help` should not pay for importing torch.
 """
 
@@ -10,7 +10,8 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "make_grid": "vaekit.viz.grid", "save_grid": "vaekit.viz.grid", "save_png": "vaekit.viz.grid",
+    "make_grid": "vaekit.kinds.images.grid", "save_grid": "vaekit.kinds.images.grid",
+    "save_png": "vaekit.kinds.images.grid",
     "lerp": "vaekit.viz.interpolate", "slerp": "vaekit.viz.interpolate", "interpolate": "vaekit.viz.interpolate",
     "interpolate_inputs": "vaekit.viz.interpolate", "interpolate_prior": "vaekit.viz.interpolate",
     "traverse": "vaekit.viz.traverse", "dimension_usage": "vaekit.viz.usage",

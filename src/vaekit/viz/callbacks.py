@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from vaekit.config import Config
@@ -17,13 +18,13 @@ class EpochPictures:
     as samples.png and reconstructions.png. Image data only."""
 
     def on_epoch_end(self, event: EpochEnd) -> None:
-        if not getattr(event.val_data, "is_image", False):
+        if not event.kind.shows(event.val_data.event_shape, event.val_data):
             return
         with torch.no_grad():
             self._write(event)
 
     def _write(self, event: EpochEnd) -> None:
-        from vaekit.viz.grid import reconstruction_pairs, save_grid
+        from vaekit.kinds.images.grid import reconstruction_pairs
 
         cfg, device = event.config, event.device
         m, n, k = event.model.eval(), cfg.train.grid, cfg.model.n_classes
@@ -34,10 +35,11 @@ class EpochPictures:
         val = event.val_data.take(max(1, n // 2))
         x, y = val.x.to(device), val.labels.to(device) if cond else None
         pairs, ncol = reconstruction_pairs(x, m.reconstruct(x, y).clamp(0, 1))
-        for name, sub, images, nrow in (("samples", "samples", samples, k if cond else None),
-                                        ("reconstructions", "recon", pairs, ncol)):
-            save_grid(images, event.run_dir / sub / f"epoch_{event.epoch:04d}.png", nrow)
-            save_grid(images, event.run_dir / f"{name}.png", nrow)
+        for name, sub, items, nrow in (("samples", "samples", samples, k if cond else None),
+                                       ("reconstructions", "recon", pairs, ncol)):
+            for out in (event.run_dir / sub / f"epoch_{event.epoch:04d}.png", event.run_dir / f"{name}.png"):
+                event.kind.write_grid(items, out, nrow)
+                np.save(out.with_suffix(".npy"), items.detach().cpu().float().numpy())
 
     def on_train_end(self, run_dir: Path, config: Config) -> None:
         pass

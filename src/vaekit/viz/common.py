@@ -1,5 +1,5 @@
 """What the picture modules share: items of a run's data split, their posterior means, decoding codes,
-the check that decides whether data can be drawn as images at all, and laying rows out for a grid.
+whether a run's items can be shown at all, and laying rows out for a grid.
 
 Pictures show what the trained model does, so inputs are read in evaluation mode: dynamically
 binarized data is frozen to one seeded draw (as `vaekit evaluate` does), and nothing trains.
@@ -11,8 +11,9 @@ from typing import Any
 
 import torch
 
-from vaekit.data import fixed_binarization, load_split
+from vaekit.data import fixed_binarization
 from vaekit.errors import ConfigError
+from vaekit.kinds import load_split
 
 ENCODE_BATCH = 500  # items per encoder pass: bounds memory on large splits
 
@@ -26,11 +27,11 @@ def load_items(run: Any, split: str = "test", limit: int | None = None, seed: in
     return fixed_binarization(data.take(n), seed)
 
 
-def is_image_data(data: Any, event_shape: tuple[int, ...]) -> bool:
-    """True when items are (C, H, W) pictures with values in [0, 1] that `make_grid` can tile.
+def shows(run: Any, data: Any = None) -> bool:
+    """Whether a run's kind of data can show its items to a person (pictures for images; arrays have none)."""
+    from vaekit.kinds import kind_of
 
-    Array data of any rank is standardised, not a picture, and says so with `is_image = False`."""
-    return bool(getattr(data, "is_image", True)) and len(event_shape) == 3 and event_shape[0] in (1, 3)
+    return kind_of(run.config.data.dataset).shows(tuple(run.model.event_shape), data)
 
 
 @torch.no_grad()

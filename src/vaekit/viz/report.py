@@ -22,8 +22,8 @@ from typing import Any
 import torch
 from PIL import Image
 
-from vaekit.viz.common import grid_rows, is_image_data, load_items, model_device
-from vaekit.viz.grid import make_grid, reconstruction_pairs
+from vaekit.kinds.images.grid import make_grid, reconstruction_pairs
+from vaekit.viz.common import grid_rows, load_items, model_device, shows
 
 SAMPLE_ITEMS = 1000  # test items the pictures and the scatter read
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
@@ -208,7 +208,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, which: s
     run = load_run(run_dir, which, device)
     data = load_items(run, "test", SAMPLE_ITEMS, seed)
     sections = [config_section(run), metrics_section(run), curves_section(run)]
-    images = is_image_data(data, tuple(run.model.event_shape))
+    images = shows(run, data)
     if images and len(data) >= 2:
         sections += image_sections(run.model, data, seed)
     elif images:  # interpolations, rankings and scatters need two items

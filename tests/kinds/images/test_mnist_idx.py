@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from tests.data.conftest import N_TRAIN_SMALL, NAMES, fake_mnist, idx_bytes, write_idx
+from tests.kinds.images.conftest import N_TRAIN_SMALL, NAMES, fake_mnist, idx_bytes, write_idx
 from vaekit.config import DataConfig
-from vaekit.data import load_split, mnist_files
-from vaekit.data import mnist as mnist_mod
-from vaekit.data.mnist import read_idx
 from vaekit.errors import ConfigError, DataError
+from vaekit.kinds import load_split
+from vaekit.kinds.images import mnist as mnist_mod
+from vaekit.kinds.images.mnist import mnist_files, read_idx
 
 TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = NAMES
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from vaekit.config import DataConfig
-from vaekit.data import load_split
+from vaekit.kinds import load_split
 
 pytestmark = pytest.mark.mnist
 

@@ -8,8 +8,9 @@ import torch
 from PIL import Image
 
 from vaekit.config import DataConfig
-from vaekit.data import TensorData, load_path, load_split
+from vaekit.data import TensorData
 from vaekit.errors import DataError
+from vaekit.kinds import load_path, load_split
 
 
 def halves(w: int, h: int, mode: str = "RGB") -> Image.Image:

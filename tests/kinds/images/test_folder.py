@@ -11,9 +11,10 @@ import torch
 from PIL import Image
 
 from vaekit.config import DataConfig
-from vaekit.data import LazyImageData, TensorData, iterate_batches, load_split
-from vaekit.data.folder import list_images, read_image
+from vaekit.data import TensorData, iterate_batches
 from vaekit.errors import DataError, VaekitError
+from vaekit.kinds import load_split
+from vaekit.kinds.images.folder import LazyImageData, list_images, read_image
 
 SPLITS = ("train", "val", "test")
 

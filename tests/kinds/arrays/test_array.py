@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from vaekit.config import DataConfig
-from vaekit.data import load_split
 from vaekit.data.base import split_indices
 from vaekit.errors import DataError, VaekitError
+from vaekit.kinds import load_split
 
 SPLITS = ("train", "val", "test")
 

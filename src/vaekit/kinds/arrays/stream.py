@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from vaekit.config import DataConfig
-from vaekit.data.array import NpyHeader, check_layout, file_kind, finish_stats, read_npy_header, split_rows
 from vaekit.data.base import TensorData, check_split
 from vaekit.errors import DataError
+from vaekit.kinds.arrays.npy import NpyHeader, check_layout, file_kind, finish_stats, read_npy_header, split_rows
 
 CHUNK_BYTES = 8 << 20  # bytes per read of the statistics pass: with its float64 copies, ~5x this in memory
 

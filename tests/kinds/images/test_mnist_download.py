@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.data.conftest import N_TRAIN_SMALL, NAMES, sha256_of
+from tests.kinds.images.conftest import N_TRAIN_SMALL, NAMES, sha256_of
 from vaekit.config import DataConfig
-from vaekit.data import load_split, mnist_files
-from vaekit.data.mnist import MIRROR_SHA256
 from vaekit.errors import DataError
+from vaekit.kinds import load_split
+from vaekit.kinds.images.mnist import MIRROR_SHA256, mnist_files
 
 TIMEOUT = 5.0
 

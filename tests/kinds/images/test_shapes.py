@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from vaekit.config import DataConfig
-from vaekit.data import load_split
-from vaekit.data.shapes import POSITIONS, RADIUS, ROTATIONS, SCALES, render
 from vaekit.errors import ConfigError
+from vaekit.kinds import load_split
+from vaekit.kinds.images.shapes import POSITIONS, RADIUS, ROTATIONS, SCALES, render
 
 SUBSET = 400
 SIZE = 16

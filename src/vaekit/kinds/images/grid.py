@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import math
 from pathlib import Path
 
@@ -57,3 +60,13 @@ def reconstruction_pairs(x: torch.Tensor, recon: torch.Tensor, ncol: int | None 
     a = x[:n].reshape(rows, 1, ncol, *x.shape[1:])          # (rows, 1, ncol, C, H, W)
     b = recon[:n].reshape(rows, 1, ncol, *x.shape[1:])
     return torch.cat([a, b], dim=1).reshape(2 * n, *x.shape[1:]), ncol  # (2n, C, H, W)
+
+
+def grid_html(images: torch.Tensor, alt: str, nrow: int | None = None) -> str:
+    """Images (N, C, H, W) as an inline grid <img> (a base64 PNG data URI), small images shown enlarged."""
+    arr = make_grid(images.detach().cpu().float().clamp(0, 1), nrow)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    width = min(arr.shape[1] * max(1, min(4, 64 // images.shape[-1])), 960)
+    uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img src="{uri}" alt="{html.escape(alt)}" width="{width}">'

@@ -1,4 +1,4 @@
-"""array data with in_memory=False: a .npy read from disk batch by batch (vaekit.data.stream).
+"""array data with in_memory=False: a .npy read from disk batch by batch (vaekit.kinds.arrays.stream).
 
 Streamed and in-memory loading give the same statistics and items; training over a file several times
 larger than a memory cap keeps the process's peak RSS under the cap.
@@ -19,10 +19,11 @@ from PIL import Image
 
 from vaekit.cli import main
 from vaekit.config import DataConfig
-from vaekit.data import TensorData, iterate_batches, load_split
-from vaekit.data import stream as stream_mod
-from vaekit.data.stream import StreamedArrayData
+from vaekit.data import TensorData, iterate_batches
 from vaekit.errors import DataError
+from vaekit.kinds import load_split
+from vaekit.kinds.arrays import stream as stream_mod
+from vaekit.kinds.arrays.stream import StreamedArrayData
 
 SPLITS = ("train", "val", "test")
 
@@ -151,7 +152,7 @@ CHILD = r'''
 """Run `vaekit train ARGS`, sampling /proc/self/status every 5 ms; print the peaks as JSON."""
 import collections, json, sys, threading, time
 from vaekit.cli import main
-from vaekit.data import stream
+from vaekit.kinds.arrays import stream
 
 def status():
     out = {}

@@ -1,0 +1,43 @@
+"""The kinds of data vaekit models, one folder each behind the same small interface (`base.Kind`), and the
+registry that finds a data set's kind. Adding a kind: a folder with its data, networks and writers, and
+one entry in `KINDS` (docs/kinds.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from vaekit.errors import ConfigError, DataError
+from vaekit.kinds.arrays import ArrayKind
+from vaekit.kinds.base import Kind, Unit
+from vaekit.kinds.images import ImageKind
+
+KINDS: tuple[Kind, ...] = (ImageKind(), ArrayKind())
+
+
+def dataset_names() -> tuple[str, ...]:
+    return tuple(name for kind in KINDS for name in kind.datasets)
+
+
+def kind_of(dataset: str) -> Kind:
+    """The kind that loads the data set named `dataset` (--data)."""
+    for kind in KINDS:
+        if dataset in kind.datasets:
+            return kind
+    raise ConfigError(f"--data {dataset!r} is not one of {', '.join(dataset_names())}")
+
+
+def load_split(cfg: Any, split: str, *, stats: dict | None = None) -> Any:
+    """The train, val or test split of the data set a `DataConfig` describes."""
+    return kind_of(cfg.dataset).load_split(cfg, split, stats)
+
+
+def load_path(path: str | Path, cfg: Any, *, stats: dict | None = None) -> Any:
+    """New inputs for a trained model from a file or folder, read as the run's kind of data reads them."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"input {p} does not exist")
+    return kind_of(cfg.dataset).load_path(p, cfg, stats)
+
+
+__all__ = ["KINDS", "ArrayKind", "ImageKind", "Kind", "Unit", "dataset_names", "kind_of", "load_path", "load_split"]

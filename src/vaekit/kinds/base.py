@@ -1,0 +1,92 @@
+"""What a kind of data provides to the rest of vaekit: one small base class, one subclass per kind.
+
+The training loop, the objectives, the evaluation, the run folder, the report and the explorer never ask
+which kind they hold; they call these methods. A batch is whatever the kind's data sets yield and its
+networks read: a tensor of fixed-size items (images, arrays, spectrograms) or a `vaekit.data.Padded`
+batch of variable-length sequences with their lengths; the loop needs only `len(batch)`,
+`batch.to(device)` and `batch[i:j]`. docs/kinds.md shows how to add a kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from vaekit.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from vaekit.config import DataConfig, ModelConfig
+
+
+@dataclass(frozen=True)
+class Unit:
+    """The per-item unit of the log-likelihood reported beside nats: `name` (e.g. "bits/dim") and how many
+    nats make one of it for one item (`nats`: D ln 2 for bits per dimension of D dimensions)."""
+    name: str
+    nats: float
+
+    def of(self, nats: float) -> float:
+        """-log p in this unit, from log p in nats."""
+        return -nats / self.nats
+
+
+class Kind:
+    """A kind of data. Subclasses set the class attributes and implement the loaders; the defaults of the
+    other methods fit any kind whose networks are vaekit's generic ones (`vaekit.nets.NETWORKS`)."""
+
+    name: ClassVar[str]                      # e.g. "images"
+    datasets: ClassVar[tuple[str, ...]]      # the --data names this kind loads
+    architectures: ClassVar[tuple[str, ...]]  # the --model networks that fit its items
+    likelihoods: ClassVar[tuple[str, ...]]   # the --likelihood choices that fit its items
+    needs_data_dir: ClassVar[tuple[str, ...]] = ()  # the data sets that read files a user names (--data-dir)
+
+    # --- data -----------------------------------------------------------------------------------
+    def load_split(self, cfg: DataConfig, split: str, stats: dict | None = None) -> Any:
+        """The train, val or test split of the data set `cfg.dataset` (with `__len__`, `event_shape`,
+        `labels`, `take(n)`; `vaekit.data.iterate_batches` batches it)."""
+        raise NotImplementedError
+
+    def load_path(self, path: Path, cfg: DataConfig, stats: dict | None = None) -> Any:
+        """New inputs for a trained model from a file or folder a user gives."""
+        raise NotImplementedError
+
+    # --- model ----------------------------------------------------------------------------------
+    def check(self, model: ModelConfig) -> None:
+        """Refuse, before anything runs, a network or likelihood that does not fit this kind's items."""
+        if model.arch not in self.architectures:
+            raise ConfigError(f"--model {model.arch} does not fit {self.name} data; use one of "
+                              f"{', '.join(self.architectures)}")
+        if model.likelihood not in self.likelihoods:
+            raise ConfigError(f"--likelihood {model.likelihood} does not fit {self.name} data; use one of "
+                              f"{', '.join(self.likelihoods)}")
+
+    def networks(self, cfg: ModelConfig, event_shape: tuple[int, ...], params_per_dim: int
+                 ) -> tuple[nn.Module, nn.Module]:
+        """The encoder (items -> 2 x latent) and decoder (latent -> likelihood parameters) for `cfg.arch`."""
+        from vaekit.nets.builders import NETWORKS
+
+        return NETWORKS[cfg.arch](cfg, event_shape, params_per_dim)
+
+    def unit(self, model: Any, data: Any) -> Unit | None:
+        """The per-item unit of log p(x) beside nats, or None where none has a meaning."""
+        return None
+
+    # --- for a person ---------------------------------------------------------------------------
+    def shows(self, event_shape: tuple[int, ...], data: Any = None) -> bool:
+        """Whether `write_grid` and `html_grid` can show items of this shape (of `data`, when given) to a
+        person."""
+        return False
+
+    def write_grid(self, items: torch.Tensor, out: Path, per_row: int | None = None) -> list[Path]:
+        """Items (N, *event) — samples, reconstruction pairs, rows of interpolations or traversals — written
+        for a person at `out`, `per_row` to a row; the files written (none where the kind shows nothing:
+        callers save the raw values as .npy themselves)."""
+        return []
+
+    def html_grid(self, items: torch.Tensor, alt: str, per_row: int | None = None) -> str:
+        """The same items as a piece of a self-contained HTML page (the report, the explorer)."""
+        return f'<p class="note">{alt}: {tuple(items.shape)} values, not shown</p>'
