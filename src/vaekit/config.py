@@ -87,7 +87,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _finite_floats(self)
-        _choice("data", self.dataset, DATASETS)
+        _choice("data", self.dataset, dataset_names())
         _choice("binarize", self.binarize, BINARIZE)
         if self.image_size is not None:
             _positive("image-size", self.image_size)
@@ -216,11 +216,11 @@ class TrainConfig:
     precision: str = _f("fp32", "fp32, or bf16: bfloat16 autocast of the networks' matmuls (densities stay "
                                 "float32); see docs/benchmarks.md for its speed and its test NLL")
     flush_denormals: bool = _f(True, "flush subnormal floats to zero on every CPU thread while training (FTZ/DAZ): "
-                                     "a long run trained 2.25x faster from the same checkpoint, its Adam state full "
-                                     "of them (docs/benchmarks.md); off: IEEE gradual underflow")
+                                     "a long run fills Adam's state with them, and each costs ~100x a normal operation "
+                                     "on x86 (docs/benchmarks.md); off: IEEE gradual underflow")
     compile: bool = _f(True, "torch.compile the training step: forward, backward and the gradient check in one "
-                             "graph (1.33x the images/s of a compiled objective + backward() + opt.step() on the CPU); "
-                             "the first steps wait ~20 s for compilation")
+                             "graph, Adam's fused kernel called directly (docs/benchmarks.md); the first steps wait "
+                             "~20 s for compilation")
     grid: int = _f(64, "images in the per-epoch sample and reconstruction grids")
     log_every: int = _f(50, "write a step line to metrics.jsonl every this many steps")
     progress: bool = _f(True, "show a progress bar")

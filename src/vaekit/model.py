@@ -14,13 +14,9 @@ from torch import nn
 
 from vaekit.config import ModelConfig
 from vaekit.distributions import (
-    AutoregressiveBernoulliHead,
-    BernoulliHead,
     DiagonalGaussian,
-    GaussianHead,
     StandardNormal,
 )
-from vaekit.distributions.logistic import DiscretizedLogisticHead, LogisticMixtureHead
 from vaekit.distributions.priors import MixtureOfGaussiansPrior, VampPrior
 from vaekit.errors import ConfigError
 from vaekit.latents import Latent, VAEOutput
@@ -144,14 +140,6 @@ class VAE(GenerativeAPI, nn.Module):
 
 
 
-LIKELIHOODS: dict[str, Callable[[ModelConfig, tuple[int, ...]], nn.Module]] = {
-    "bernoulli": lambda cfg, shape: BernoulliHead(shape),
-    "bernoulli_ar": lambda cfg, shape: AutoregressiveBernoulliHead(shape, cfg.ar_context),
-    "gaussian": lambda cfg, shape: GaussianHead(shape, cfg.variance, cfg.sigma),
-    "logistic": lambda cfg, shape: DiscretizedLogisticHead(shape, cfg.min_log_scale),
-    "logistic_mixture": lambda cfg, shape: LogisticMixtureHead(shape, cfg.n_mix, cfg.min_log_scale),
-}
-
 # p(z) of the top stochastic layer, of size `dim`; None: the standard normal
 PRIORS: dict[str, Callable[[ModelConfig, int, tuple[int, ...], torch.Tensor | None], nn.Module | None]] = {
     "standard": lambda cfg, dim, shape, data: None,
@@ -170,7 +158,7 @@ def build_model(cfg: ModelConfig, event_shape: tuple[int, ...], data: torch.Tens
         from vaekit.kinds.base import Kind
 
         kind = Kind()
-    head = LIKELIHOODS[cfg.likelihood](cfg, tuple(event_shape))
+    head = kind.likelihood(cfg, tuple(event_shape))
     enc, dec = kind.networks(cfg, tuple(event_shape), head.params_per_dim)
     prior = PRIORS[cfg.prior](cfg, [cfg.latent_dim, *cfg.latent_layers][-1], tuple(event_shape), data)
     if cfg.latent_layers:

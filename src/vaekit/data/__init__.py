@@ -5,5 +5,6 @@ binarization with counter-based draws, and the batch iterator. The data sets the
 from __future__ import annotations
 
 from vaekit.data.base import TensorData, binarize, class_count, fixed_binarization, iterate_batches
+from vaekit.data.sequences import Padded, SequenceData
 
-__all__ = ["TensorData", "binarize", "class_count", "fixed_binarization", "iterate_batches"]
+__all__ = ["Padded", "SequenceData", "TensorData", "binarize", "class_count", "fixed_binarization", "iterate_batches"]

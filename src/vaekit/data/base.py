@@ -141,12 +141,13 @@ def _loader_batches(data: Any, batch_size: int, order: torch.Tensor | None,
                     ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     indices = order.tolist() if order is not None else list(range(len(data)))
     loader = torch.utils.data.DataLoader(data, batch_size=batch_size, sampler=indices, drop_last=drop_last,
-                                         num_workers=getattr(data, "workers", 0), collate_fn=_collate)
+                                         num_workers=getattr(data, "workers", 0),
+                                         collate_fn=getattr(data, "collate", _collate))  # e.g. Padded batches
     start = 0  # draws taken so far: as in memory, item i's pixels take draws i D on
     for x, y in loader:
         if data.binarize == "dynamic":
             x = binarize(x, generator, start)
-        start += x.numel()
+            start += x.numel()
         yield x, y
 
 

@@ -53,7 +53,10 @@ class FastStep:
 
     def __call__(self, x: torch.Tensor | DrawnBatch, y: torch.Tensor | None, beta: torch.Tensor
                  ) -> tuple[Terms, bool]:
-        found = self.gradients(x, beta, y) if len(x) == self.batch_size else None
+        # the graph is traced for full batches of tensors; a last, smaller batch, or a batch of another
+        # type (vaekit.data.Padded sequences), takes the plain step
+        whole = isinstance(x, (torch.Tensor, DrawnBatch)) and len(x) == self.batch_size
+        found = self.gradients(x, beta, y) if whole else None
         if found is None:
             return self.plain(x.binarized() if isinstance(x, DrawnBatch) else x, y, beta)
         out, grads, ok = found

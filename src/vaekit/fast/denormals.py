@@ -4,8 +4,8 @@ Why: a subnormal float (0 < |x| < 1.2e-38 in float32) takes a slow microcode pat
 a hundred times the cost of a normal operation. Training makes them: Adam's first moment of a weight whose
 gradient has become exactly zero (the weights of a dead unit or an unused latent, the input weights of an
 always-black border pixel) decays by β1 = 0.9 a step and spends ~150 steps in the subnormal range before it
-underflows to 0. The 60-minute MNIST run slowed from 7,800 to 3,300 images/s by epoch 60 with 54k of them
-in its Adam state (docs/benchmarks.md). Flush-to-zero (FTZ) and denormals-are-zero (DAZ) drop them.
+underflows to 0: a long MNIST run slowed to less than half its speed with them in its Adam state
+(docs/benchmarks.md). Flush-to-zero (FTZ) and denormals-are-zero (DAZ) drop them.
 
 How: FTZ and DAZ are bits of each thread's MXCSR register. `torch.set_flush_denormal` sets them on the
 calling thread only, so torch's OpenMP workers keep IEEE gradual underflow (a worker created later inherits

@@ -71,6 +71,12 @@ class Kind:
 
         return NETWORKS[cfg.arch](cfg, event_shape, params_per_dim)
 
+    def likelihood(self, cfg: ModelConfig, event_shape: tuple[int, ...]) -> nn.Module:
+        """The head that turns the decoder's output into p(x|z) for `cfg.likelihood`."""
+        from vaekit.distributions.heads import LIKELIHOODS
+
+        return LIKELIHOODS[cfg.likelihood](cfg, event_shape)
+
     def unit(self, model: Any, data: Any) -> Unit | None:
         """The per-item unit of log p(x) beside nats, or None where none has a meaning."""
         return None

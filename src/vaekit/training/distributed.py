@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -61,16 +62,19 @@ def setup(device: torch.device, batch_size: int) -> tuple[DistEnv, torch.device]
     return env, device
 
 
-def shard(x: torch.Tensor, env: DistEnv) -> tuple[torch.Tensor, float]:
+def shard(x: Any, env: DistEnv) -> tuple[Any, float]:
     """This rank's contiguous slice of a global batch, and the weight of its mean loss.
 
     DDP averages gradients over ranks; weighting each rank's mean by W * n_rank / n_global makes that
     average the gradient of the global batch's mean even when the last batch splits unevenly."""
     if not env.enabled:
         return x, 1.0
-    parts = torch.tensor_split(x, env.world)
-    part = parts[env.rank]
-    return part, env.world * len(part) / len(x)
+    n = len(x)  # a tensor or any batch that slices (vaekit.data.Padded); torch.tensor_split's bounds:
+    q, r = divmod(n, env.world)  # the first r ranks take one item more
+    lo = env.rank * q + min(env.rank, r)
+    hi = lo + q + (env.rank < r)
+    part = x[lo:hi]
+    return part, env.world * len(part) / n
 
 
 def all_reduce_sum(t: torch.Tensor, env: DistEnv) -> torch.Tensor:

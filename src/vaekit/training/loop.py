@@ -281,7 +281,7 @@ class Trainer:
                 self.end_epoch(record, log, started=start)
                 if self.main:
                     tqdm.write(f"epoch {epoch}: train elbo {record['train_elbo']:.2f}  val elbo "
-                               f"{record['val_elbo']:.2f}  ({record['images_per_s']:.0f} images/s)")
+                               f"{record['val_elbo']:.2f}  ({record['images_per_s']:.0f} items/s)")
                 spent = bool(t.max_minutes) and self.state.wall_seconds >= 60 * t.max_minutes
                 if distributed.agree(spent, self.dist):  # rank 0's clock decides for every rank
                     if self.main:

@@ -23,7 +23,7 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 
 def make_optimizer(model: nn.Module, t: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
-    # fused: one kernel for the whole update (measured ~15% more images/s on the CPU than foreach)
+    # fused: one kernel for the whole update, faster than foreach on the CPU (docs/benchmarks.md)
     fused = device.type in ("cpu", "cuda")
     if t.weight_decay > 0:
         return torch.optim.AdamW(parameter_groups(model, t.weight_decay), lr=t.lr, fused=fused)

@@ -9,8 +9,8 @@ Rows are read with positioned reads (`os.preadv`) rather than through a memory m
 mmap_mode="r")`): the reads copy from the kernel's page cache into a batch buffer, so the process holds
 one batch, not the file. A map does not stay bounded under random access: every page fault maps the
 pages around it too, and with large folios (transparent huge pages for the page cache) one random 4 KiB
-row mapped ~2 MB into the process's RSS (measured on Linux 6.18: 100 random rows, 164 MB of RssFile),
-faster than madvise(MADV_DONTNEED) after every batch could return it.
+row mapped ~2 MB into the process's RSS, faster than madvise(MADV_DONTNEED) after every batch could
+return it.
 """
 
 from __future__ import annotations
