@@ -2,8 +2,8 @@
 
     VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/step_paths.py --write      # ~1 minute here
 
-- plain: the compiled objective, `loss.backward()`, the gradient norm, `opt.step()` (what DDP runs,
-  and what every run did before the compiled step);
+- plain: the compiled objective, `loss.backward()`, the gradient norm, `opt.step()` (what DDP runs, and
+  an epoch's last, smaller batch);
 - compiled step: forward, backward, norm and finiteness check in one compiled graph, then Adam's
   fused kernel called directly (`vaekit.training.step`), as `vaekit train` runs on one process.
 
@@ -16,15 +16,13 @@ figures are medians over rounds, after one warm-up epoch each.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import tempfile
 from datetime import date
 from pathlib import Path
 
-import torch
 from docsection import write_section
-from throughput import B, cpu_name, roofline_step_seconds
+from throughput import B, machine, roofline_step_seconds
 
 from vaekit import denormals
 from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
@@ -63,9 +61,8 @@ def table(res: dict[str, list[float]], args: argparse.Namespace) -> str:
         share = "" if name == "roofline" else f"{med[name] / med['roofline']:.0%}"
         rows.append(f"| {name} | {med[name]:,.0f} | {', '.join(f'{v:,.0f}' for v in res[name])} | {share} |")
     wins = sum(c > p for c, p in zip(res["compiled step"], res["plain"], strict=True))
-    return (f"## The two step paths (issue 3)\n\nCommand: `VAEKIT_DATA=../shared/data .venv/bin/python "
-            f"benchmarks/step_paths.py --write`  \nMachine: {cpu_name()}, {torch.get_num_threads()} torch threads, "
-            f"torch {torch.__version__}, Python {platform.python_version()}; date {date.today()}.  \n"
+    return (f"Command: `VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/step_paths.py --write`  \n"
+            f"Machine: {machine()}; date {date.today()}.  \n"
             f"{args.rounds} interleaved rounds of one epoch of {args.images:,} training images each.\n\n"
             + "\n".join(rows) + f"\n\nThe compiled step is {med['compiled step'] / med['plain']:.2f}× the plain "
             f"path (medians), faster in {wins} of {args.rounds} rounds.")
