@@ -105,7 +105,7 @@ def main() -> None:
     print(text)
     if args.write:
         cmd = f"VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/denormals.py {args.run} --write"
-        write_section("denormals", f"## Subnormal floats in a long run\n\nCommand: `{cmd}`  \nMachine: "
+        write_section("denormals", f"Command: `{cmd}`  \nMachine: "
                       f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}; "
                       f"date {date.today()}.\n\n{text}")
 

@@ -2,7 +2,7 @@
 
     VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/likelihood.py iwae-1layer --write
     VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/likelihood.py best-cpu-1h --write --out runs/best
-    (a run longer than a session: the same command with --resume continues it from its last epoch)
+    (an interrupted run: the same command with --resume continues it from its last epoch)
 
 Protocol (Burda et al. 2015): dynamically binarized MNIST, training on the first 50k images, model
 selection on the validation ELBO of the last 10k (the run's "best" checkpoint), test NLL on the 10k
@@ -168,7 +168,7 @@ def write_doc(results: dict[str, dict]) -> None:
                     f"{r['active_units']}/{r['latent_dim']} | {epochs} | {r['train_minutes']:.1f} min | "
                     f"{r['published']} |")
     cmds = "\n".join(f"- `{r['preset']}` ({r['date']}, {r['machine']}): `{r['command']}`" for r in results.values())
-    block = ("## MNIST likelihood (issue 4)\n\nDynamically binarized MNIST: 50k training, model "
+    block = ("Dynamically binarized MNIST: 50k training, model "
              "selection on the last 10k training images, test NLL on the 10k test images with the importance-"
              "sampled estimator (Burda et al. 2015).\n\n" + "\n".join(rows) + f"\n\nCommands:\n{cmds}")
     write_section("likelihood", block)

@@ -4,8 +4,8 @@
 
 Trains the reference model (MLP 784-400-20, Bernoulli, dynamic binarization, batch 128, Adam 1e-3) for
 `--epochs` epochs with each seed, then evaluates the test ELBO (k = 1, all 10k test images, the fixed
-binarization of `evaluate`). Prints one row of the table in docs/benchmarks.md ("The speed work did not
-change the results"); the seed-to-seed spread is the noise a change must stay within.
+binarization of `evaluate`). Prints one row of the table in docs/benchmarks.md ("Results unchanged by
+the speed techniques"); the seed-to-seed spread is the noise a change must stay within.
 """
 
 from __future__ import annotations
