@@ -183,7 +183,11 @@ def interleaved_rounds(args: argparse.Namespace, limit: int | None, res: dict) -
 def eval_roofline_minutes(repeats: int = 5, iters: int = 5) -> float:
     """Minutes of the decoder's matmuls alone for k = 5000 on 10k images, timed at the evaluation's own
     shapes (ROWS_PER_PASS rows per pass: larger, faster matmuls than the training step's)."""
-    from vaekit.evaluation import ROWS_PER_PASS
+    from vaekit.config import ModelConfig
+    from vaekit.model import build_model
+    from vaekit.objectives import samples_per_pass
+
+    ROWS_PER_PASS = 100 * samples_per_pass(build_model(ModelConfig(), (1, 28, 28)), 100, 5000)  # 100 images a batch
 
     g = torch.Generator().manual_seed(0)
     z, w1, h, w2 = (torch.randn(s, generator=g) for s in ((ROWS_PER_PASS, Z), (Z, H), (ROWS_PER_PASS, H), (H, D_IN)))
@@ -226,7 +230,7 @@ def eval_minutes(limit: int, k: int = 5000, extrapolate: bool = True) -> tuple[f
 
 def peak_rss_mb(kind: str, args: argparse.Namespace) -> float:
     """Peak resident memory of a training or evaluation run, each in its own process."""
-    # 500 images: the evaluation's memory is bounded per pass (ROWS_PER_PASS), not by the number of images
+    # 500 images: the evaluation's memory is bounded per pass (MAX_PASS_BYTES), not by the number of images
     cmd = [sys.executable, __file__, "--_rss", kind, "--eval-limit", str(min(args.eval_limit, 500))]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])["rss_mb"]

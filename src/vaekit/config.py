@@ -132,7 +132,9 @@ class ModelConfig:
                              "(56: two rows of a 28x28 image)")
     n_mix: int = _f(5, "logistic_mixture: logistic components per sub-pixel")
     min_log_scale: float = _f(-8.0, "logistic likelihoods: lower clamp of the log-scale (PixelCNN++'s -7 on [-1, 1] "
-                                    "data is -7.69 on our [0, 1] scale)")
+                                    "data is -7.69 on our [0, 1] scale); gaussian with a learned variance: floor of "
+                                    "log sigma, so a constant data dimension is worth at most -min-log-scale - 0.92 "
+                                    "nats instead of sending log p(x) to +inf (a fixed --sigma is not clamped)")
     prior: str = _f("standard", "p(z) (of the top layer of a hierarchy): standard (N(0, I)), mog (a learned "
                                 "mixture of Gaussians) or vamp (VampPrior, Tomczak & Welling 2018)")
     prior_components: int = _f(500, "mog / vamp prior: mixture components (vamp: pseudo-inputs; the paper uses 500)")
@@ -178,6 +180,9 @@ class ModelConfig:
         if self.dropout > 0 and self.arch != "mlp":
             raise ConfigError(f"--dropout applies to --model mlp networks only, not --model {self.arch}")
         _positive("sigma", self.sigma)
+        if self.likelihood == "gaussian" and self.variance != "fixed" and math.log(self.sigma) < self.min_log_scale:
+            raise ConfigError(f"--sigma {self.sigma} starts the learned variance below its floor "
+                              f"exp(min-log-scale) = {math.exp(self.min_log_scale):.3g}")
         _positive("n-classes", self.n_classes, allow_zero=True)
         if self.conditional and (self.latent_layers or self.prior == "vamp"):
             raise ConfigError("--conditional works with one stochastic layer and the standard or mog prior "
@@ -203,7 +208,11 @@ class TrainConfig:
     samples: int = _f(1, "L: latent samples per data point in the ELBO")
     beta: float = _f(1.0, "weight of the KL term (beta-VAE; 1 = the ELBO)")
     warmup_steps: int = _f(0, "linear KL warm-up from 0 to beta over this many steps (0 = off)")
-    free_bits: float = _f(0.0, "free bits per latent dimension, in nats (Kingma et al. 2016; 0 = off)")
+    free_bits: float = _f(0.0, "free bits per latent dimension, in nats (Kingma et al. 2016; 0 = off): the loss "
+                               "takes max(free-bits, minibatch-mean KL) of each dimension. A layer whose prior does "
+                               "not factorise over dimensions (the top layer under --prior mog or vamp) has one "
+                               "Monte-Carlo KL for all its dimensions, floored once: max(free-bits, its mean total "
+                               "KL), not free-bits per dimension")
     ema: float = _f(0.0, "decay of an exponential moving average of the weights used for evaluation (0 = off)")
     max_nonfinite: int = _f(20, "stop after this many non-finite steps in a row (each one is skipped)")
     eval_k: int = _f(0, "importance samples for the validation log-likelihood each epoch, which then also "
@@ -243,6 +252,12 @@ class TrainConfig:
             raise ConfigError(f"ema={self.ema} must lie in [0, 1)")
         if not 0.0 <= self.lr_min_ratio <= 1.0:
             raise ConfigError(f"lr-min-ratio={self.lr_min_ratio} must lie in [0, 1]")
+        ignored = [flag for flag, off in (("--beta", self.beta == 1.0), ("--warmup-steps", self.warmup_steps == 0),
+                                          ("--free-bits", self.free_bits == 0.0)) if not off]
+        if self.objective == "iwae" and ignored:
+            raise ConfigError(f"--objective iwae does not take {', '.join(ignored)}: the IWAE bound "
+                              "log (1/k) Σ_i p(x, z_i) / q(z_i|x) (Burda et al. 2015) has no KL term to weight, "
+                              "warm up or floor; leave them at 1, 0 and 0, or use --objective elbo")
 
 
 @dataclass

@@ -1,21 +1,42 @@
-"""Evaluation: ELBO, importance-sampled log-likelihood (Burda et al. 2015, k = 5000), bits/dim,
-active units and KL per latent dimension, batched with bounded memory."""
+"""Evaluation: ELBO, importance-sampled log-likelihood (Burda et al. 2015, k = 5000), bits/dim where
+they are defined, active units per stochastic layer and KL per latent dimension, batched with bounded
+memory (`objectives.MAX_PASS_BYTES` a pass)."""
 
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from vaekit.data import TensorData, fixed_binarization, iterate_batches
 from vaekit.fast import denormals
 from vaekit.fast.compiling import CompiledOrEager
-from vaekit.objectives import iwae_bound, layer_kl, log_weights
+from vaekit.kinds.base import Unit
+from vaekit.objectives import iwae_bound, layer_kl, log_weights, samples_per_pass
 
-ROWS_PER_PASS = 10_000  # decoder rows (samples x data points) per pass: bounds memory; ~10k fits the cache best here
+
+def sampling_seed(seed: int) -> int:
+    """The seed of the ε draws of an evaluation with `seed`; the binarization of the data takes `seed`
+    itself, so the test set's fixed draw is that of `seed`. Both seed a Mersenne Twister: from one seed
+    they would be one stream, ε a function of the binarization's uniforms. This is spawned child 1 of
+    numpy's SeedSequence(seed), whose hashing gives unrelated 64-bit states even for adjacent seeds."""
+    return int(np.random.SeedSequence(seed, spawn_key=(1,)).generate_state(1, np.uint64)[0] >> 1)
+
+
+def unit_of(model: torch.nn.Module, data: Any) -> Unit | None:
+    """The per-item unit of log p(x) that the data's kind of data reports beside nats (`Kind.unit`):
+    bits/dim for images where p(x|z) is a probability mass on the data's values; None for arrays."""
+    from vaekit.kinds import kind_named
+
+    return kind_named(getattr(data, "kind", "images")).unit(model, data)
+
+
+def in_unit(unit: Unit | None, key: str, nats: float) -> dict[str, float]:
+    """{key_UNIT: -nats in the unit} (e.g. {"bits_per_dim": ...}), or nothing where no unit is defined."""
+    return {} if unit is None else {f"{key}{unit.key}": unit.of(nats)}
 
 
 def active_units(means: torch.Tensor, threshold: float = 0.01) -> tuple[int, torch.Tensor]:
@@ -28,20 +49,25 @@ def active_units(means: torch.Tensor, threshold: float = 0.01) -> tuple[int, tor
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_size: int | None = None,
-             seed: int = 0, limit: int | None = None, progress: bool = True, compile: bool = True) -> dict[str, Any]:
-    """Test metrics of `model` on `data`, in nats per data point.
+             seed: int = 0, limit: int | None = None, progress: bool = True, compile: bool = True,
+             unit: Unit | str | None = "auto") -> dict[str, Any]:
+    """Test metrics of `model` on `data`, in nats per data point, and in the data's per-item unit where it
+    has one (`unit`; "auto": `unit_of(model, data)`, e.g. bits_per_dim and elbo_bits_per_dim).
 
     elbo:           E_q[log p(x|z)] (averaged over the k draws) - KL(q||p) (closed form where valid)
     log_likelihood: log (1/k) Σ_i p(x, z_i) / q(z_i|x), z_i ~ q(z|x)  (a stochastic lower bound)
 
-    The draws come from the global RNG seeded with `seed` inside `fork_rng` (the caller's RNG state is
-    restored), so the compiled and the eager paths are both reproducible.
+    The draws come from the global RNG seeded with `sampling_seed(seed)` inside `fork_rng` (the caller's
+    RNG state is restored), so the compiled and the eager paths are both reproducible; dynamically
+    binarized data take one fixed draw for `seed`. k samples go through the decoder as many at a time as
+    keep a pass under `objectives.MAX_PASS_BYTES`.
     """
     model.eval()
     data = fixed_binarization(data, seed)  # dynamically binarized data: one fixed draw, as is the protocol
     if limit is not None:
         data = data.take(limit)
     bs = batch_size or max(1, min(len(data), 100 if k > 1 else 1000))
+    chunk = samples_per_pass(model, bs, k)
     # compiled log-weights: measured 1.5x faster at k = 5000 (fused likelihood and sums); see docs/benchmarks.md
     options = None
     if compile:  # loads torch._inductor, so only when compiling
@@ -54,13 +80,13 @@ def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_s
     device = next(model.parameters()).device
     rng = torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
     with rng, denormals.flush_denormals(device.type == "cpu"):  # see vaekit.fast.denormals
-        torch.manual_seed(seed)
+        torch.manual_seed(sampling_seed(seed))
         for x, labels in iterate_batches(data, bs, shuffle=False, generator=torch.Generator().manual_seed(seed)):
             y = labels.to(device) if getattr(model, "n_classes", 0) else None  # log p(x|y) of a conditional model
-            _evaluate_batch(model, x.to(device), y, k, max(1, ROWS_PER_PASS // bs), weights_fn, totals)
+            _evaluate_batch(model, x.to(device), y, k, chunk, weights_fn, totals)
             bar.update(len(x))
     bar.close()
-    return _summary(model, data, k, totals)
+    return _summary(model, data, k, totals, unit_of(model, data) if unit == "auto" else unit)
 
 
 def _log_weights(model: torch.nn.Module, x: torch.Tensor, n: int, context: Any,
@@ -76,23 +102,35 @@ def _evaluate_batch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | N
     totals["elbo"] += float((-terms.distortion - kl.sum(-1)).double().sum())
     totals["log_likelihood"] += float(terms.elbo.double().sum())
     totals["kl"] = totals["kl"] + kl.double().sum(0)
-    totals["means"].append(context.mean.cpu() if hasattr(context, "mean") else model.posterior(x).mean.cpu())
+    totals["means"].append([m.cpu() for m in posterior_means(model, context)])
 
 
-def _summary(model: torch.nn.Module, data: Any, k: int, totals: dict[str, Any]) -> dict[str, Any]:
-    n, n_dims = len(data), math.prod(data.event_shape)
-    au, var = active_units(torch.cat(totals["means"]))
+def posterior_means(model: torch.nn.Module, context: Any) -> list[torch.Tensor]:
+    """E_q[z_l|x] of every stochastic layer, bottom first, each (B, D_l), from the encoder pass `context`.
+    A hierarchy gives each layer's q mean with the layers it is conditioned on at their own means
+    (`HierarchicalVAE.layer_means`); one layer: the mean of q(z|x) itself."""
+    layer_means = getattr(model, "layer_means", None)
+    return layer_means(context) if layer_means is not None else [context.mean]
+
+
+def _summary(model: torch.nn.Module, data: Any, k: int, totals: dict[str, Any], unit: Unit | None
+             ) -> dict[str, Any]:
+    n = len(data)
+    # Burda et al. (2015), sec. 5.2: units counted per stochastic layer
+    counts, variances = zip(*(active_units(torch.cat(layer)) for layer in zip(*totals["means"], strict=True)),
+                            strict=True)
     ll, e = totals["log_likelihood"] / n, totals["elbo"] / n
+    res = {"elbo": e, "log_likelihood": ll, "nll": -ll, **in_unit(unit, "", ll), **in_unit(unit, "elbo_", e)}
+    if unit is not None:
+        res["unit"] = unit.name
     return {
-        "elbo": e,
-        "log_likelihood": ll,
-        "nll": -ll,
-        "bits_per_dim": -ll / (n_dims * math.log(2)),
-        "elbo_bits_per_dim": -e / (n_dims * math.log(2)),
-        "active_units": au,
-        "latent_dim": model.latent_dim,
+        **res,
+        "active_units": sum(counts),
+        "active_units_per_layer": list(counts),
+        "latent_dim": sum(len(v) for v in variances),  # every layer's units: what active_units counts among
+        "latent_dims": [len(v) for v in variances],
         "kl_per_dim": (totals["kl"] / n).tolist(),
-        "posterior_mean_variance": var.tolist(),
+        "posterior_mean_variance": torch.cat(variances).tolist(),
         "k": k,
         "n": n,
     }
@@ -101,18 +139,19 @@ def _summary(model: torch.nn.Module, data: Any, k: int, totals: dict[str, Any]) 
 @torch.no_grad()
 def validation_elbo(model: torch.nn.Module, data: TensorData, *, batch_size: int = 1000,
                     seed: int = 0) -> dict[str, float]:
-    """The single-sample ELBO and its terms over a data set (the per-epoch validation number)."""
+    """The single-sample ELBO and its terms over a data set (the per-epoch validation number), and the
+    ELBO in the data's per-item unit where it has one (`unit_of`). ε from `sampling_seed(seed)`, the
+    binarization of dynamically binarized data from `seed`."""
     from vaekit.objectives import elbo
 
     model.eval()
     device = next(model.parameters()).device
     data = fixed_binarization(data, seed)
-    gen = torch.Generator(device=device).manual_seed(seed)
+    gen = torch.Generator(device=device).manual_seed(sampling_seed(seed))
     totals = torch.zeros(3, dtype=torch.float64)
     for x, labels in iterate_batches(data, batch_size, shuffle=False, generator=torch.Generator().manual_seed(seed)):
         y = labels.to(device) if getattr(model, "n_classes", 0) else None
         t = elbo(model, x.to(device), generator=gen, y=y)
         totals += torch.stack([t.elbo.sum(), t.rate.sum(), t.distortion.sum()]).double().cpu()
     e, r, d = (totals / len(data)).tolist()
-    n_dims = math.prod(data.event_shape)
-    return {"elbo": e, "rate": r, "distortion": d, "bits_per_dim": -e / (n_dims * math.log(2))}
+    return {"elbo": e, "rate": r, "distortion": d, **in_unit(unit_of(model, data), "", e)}

@@ -102,6 +102,21 @@ class HierarchicalVAE(GenerativeAPI, nn.Module):
         q = self._top_down(d, 1, None, use_means=True)[0].q
         return DiagonalGaussian(q.mean[0], q.logvar[0])  # (B, D_1)
 
+    @torch.no_grad()
+    def layer_means(self, d: list[torch.Tensor]) -> list[torch.Tensor]:
+        """E_q[z_l | x] of every layer, bottom first, each (B, D_l), from the encoder pass d = bottom_up(x),
+        along the mean path: each layer's q mean with the layer it is conditioned on at its own mean
+        (bottom-up: q(z_{l+1} | z_l = mean); top-down: q(z_l | x, z_{l+1} = mean)). Exact for the first
+        layer inferred (z_1 bottom-up, z_L top-down); for the others the mean path stands in for the
+        average over draws of the layers before them. Active units are counted from these
+        (Burda et al. 2015, sec. 5.2, per stochastic layer)."""
+        if self.top_down:
+            return [layer.z[0] for layer in self._top_down(d, 1, None, use_means=True)]  # z = q means, (1, B, D_l)
+        means = [gaussian(d[0]).mean]  # (B, D_1)
+        for up in self.up:
+            means.append(gaussian(up(means[-1])).mean)  # (B, D_{l+1})
+        return means
+
     def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Ancestral sampling z_L ~ p(z_L), z_l ~ p(z_l | z_{l+1}); returns z_1 (n, D_1)."""
         p = next(self.parameters())

@@ -92,9 +92,11 @@ class GenerativeAPI:
     def log_likelihood(self, x: torch.Tensor, k: int = 5000, chunk: int | None = None,
                        generator: torch.Generator | None = None, y: torch.Tensor | None = None) -> torch.Tensor:
         """Importance-sampled log p(x) (log p(x|y) for a conditional model) per data point, in nats
-        (Burda et al. 2015, eq. 8)."""
-        from vaekit.objectives import iwae_bound
+        (Burda et al. 2015, eq. 8). The k samples go through the decoder `chunk` at a time, by default as
+        many as keep a pass under `objectives.MAX_PASS_BYTES`; the estimator does not depend on the chunk."""
+        from vaekit.objectives import iwae_bound, samples_per_pass
 
+        chunk = samples_per_pass(self, len(x), k) if chunk is None else chunk
         return iwae_bound(self, x, k, chunk=chunk, generator=generator, y=y).elbo
 
     @torch.no_grad()

@@ -12,6 +12,7 @@ free bits).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,6 +96,33 @@ def log_weights(model: torch.nn.Module, x: torch.Tensor, k: int, generator: torc
 def _weights_with(model: torch.nn.Module, generator: torch.Generator | None, x: torch.Tensor, n: int,
                   context: Any, y: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
     return log_weights(model, x, n, generator, context, y)
+
+
+# Bytes of decoder output (and latent draws) one pass of the IWAE bound may hold. 32 MiB: the reference
+# MNIST model's 100 images x 100 samples, the 10k-row pass measured fastest on the CPU (docs/benchmarks.md).
+MAX_PASS_BYTES = 32 * 2**20
+
+
+def bytes_per_row(model: torch.nn.Module) -> int:
+    """Bytes of one row of a pass (one sample z of one data point): the likelihood head's parameters for
+    every data dimension (event size x params_per_dim) plus the latent draws of every stochastic layer, at
+    the densities' precision (float32 at least, `vaekit.model.full_precision`). The pass's other temporaries
+    (log-density terms, its activations) are a small multiple of it."""
+    dims = getattr(model, "dims", [model.latent_dim])  # a hierarchy's layer sizes, else the one z
+    outputs = math.prod(model.event_shape) * model.likelihood_head.params_per_dim
+    weight = next(itertools.chain(model.decoder.parameters(), model.parameters(), model.buffers()), None)
+    dtype = torch.float32 if weight is None else torch.promote_types(weight.dtype, torch.float32)
+    return (outputs + sum(dims)) * dtype.itemsize
+
+
+def samples_per_pass(model: torch.nn.Module, batch: int, k: int, max_bytes: int | None = None) -> int:
+    """How many of the k samples of `batch` data points go through the decoder at once, so that a pass
+    holds at most `max_bytes` (MAX_PASS_BYTES) of rows; at least 1. A divisor of k when one is at least
+    half that many: then every pass has the same shape, one graph for torch.compile (dynamic=False)."""
+    limit = MAX_PASS_BYTES if max_bytes is None else max_bytes
+    most = max(1, min(k, limit // (batch * bytes_per_row(model))))
+    divisor = max(d for d in range(1, most + 1) if k % d == 0)
+    return divisor if 2 * divisor >= most else most
 
 
 def iwae_bound(model: torch.nn.Module, x: torch.Tensor, k: int, *, chunk: int | None = None,

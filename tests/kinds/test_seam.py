@@ -81,7 +81,7 @@ class WalkKind(Kind):
 
     def load_split(self, cfg, split, stats=None):
         n, seed = {"train": (300, 0), "val": (60, 1), "test": (60, 2)}[split]
-        return SequenceData(walks(n, seed), max_length=T_MAX)
+        return SequenceData(walks(n, seed), max_length=T_MAX, kind="walks")
 
     def networks(self, cfg, event_shape, params_per_dim):
         return MeanPoolEncoder(cfg.latent_dim), Decoder(cfg.latent_dim)
@@ -90,7 +90,7 @@ class WalkKind(Kind):
         return MaskedGaussianHead()
 
     def unit(self, model, data):
-        return Unit("nats/step", 1.0)  # a per-item unit of its own (here: 1 nat, for the test's sake)
+        return Unit("nats/sequence", "nats_per_sequence", 1.0)  # a unit of its own, for the test's sake
 
 
 @pytest.fixture
@@ -128,9 +128,10 @@ def test_a_new_kind_trains_reloads_and_evaluates_through_the_shared_core(walk_ki
     torch.manual_seed(0)
     b = elbo(again.model, x).elbo
     assert torch.equal(a, b)
-    res = evaluate(again.model, test, k=50, compile=False, unit=walk_kind.unit(again.model, test))
+    res = evaluate(again.model, test, k=50, compile=False)  # the unit: the data's kind's
     assert res["log_likelihood"] >= res["elbo"] - 1e-3  # IS estimate >= ELBO on average (Burda et al.)
-    assert res["unit"] == "nats/step" and res["nll_per_unit"] == pytest.approx(-res["log_likelihood"])
+    assert res["unit"] == "nats/sequence" and res["nats_per_sequence"] == pytest.approx(-res["log_likelihood"])
+    assert "val_nats_per_sequence" in records[-1]  # validation reports it too
     torch.manual_seed(1)
     k1 = iwae_bound(again.model, x, 1).elbo
     torch.manual_seed(1)

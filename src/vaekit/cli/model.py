@@ -54,8 +54,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                    compile=args.compile)
     res.update(split=args.split, which=args.which, seed=args.seed)
     write_json(run.dir / "metrics.json", res)
+    bpd = f"({res['bits_per_dim']:.4f} bits/dim)  " if "bits_per_dim" in res else ""  # only where defined
     print(f"{args.split} ({res['n']} items, k={res['k']}): ELBO {res['elbo']:.3f}  log p(x) "
-          f"{res['log_likelihood']:.3f} nats  ({res['bits_per_dim']:.4f} bits/dim)  active units "
+          f"{res['log_likelihood']:.3f} nats  {bpd}active units "
           f"{res['active_units']}/{res['latent_dim']}")
     print(f"wrote {run.dir / 'metrics.json'}")
 

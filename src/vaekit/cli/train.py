@@ -31,8 +31,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     out = None if args.resume else (args.out or default_run_dir(cfg))
     run = train(cfg, out=out, resume=args.resume)
     last = next((r for r in reversed(run.metrics) if r.get("kind") == "epoch"), {})
-    print(f"trained {cfg.train.epochs} epochs: validation ELBO {last.get('val_elbo', float('nan')):.2f} nats "
-          f"({last.get('val_bits_per_dim', float('nan')):.4f} bits/dim)")
+    bpd = f" ({last['val_bits_per_dim']:.4f} bits/dim)" if "val_bits_per_dim" in last else ""  # only where defined
+    print(f"trained {cfg.train.epochs} epochs: validation ELBO {last.get('val_elbo', float('nan')):.2f} nats{bpd}")
     print(f"run folder: {run.dir}")
     for name in ("samples.png", "reconstructions.png", "metrics.jsonl", "config.json", "report.html"):
         if (run.dir / name).exists():

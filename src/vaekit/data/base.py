@@ -28,6 +28,7 @@ class TensorData:
     stats: dict | None = None          # array data: {"mean": [...], "std": [...]} of the train split
     label_names: list[str] | None = None
     is_image: bool = True
+    kind: str = "images"               # the name of its kind of data (`vaekit.kinds`)
 
     @property
     def event_shape(self) -> tuple[int, ...]:

@@ -61,6 +61,7 @@ class SequenceData:
     binarize: str = "none"
     stats: dict | None = None
     max_length: int = 0  # the longest item the kind accepts (its networks' T); 0: the longest present
+    kind: str = ""       # the name of its kind of data (`vaekit.kinds`)
 
     def __post_init__(self) -> None:
         self.max_length = self.max_length or max((len(it) for it in self.items), default=0)

@@ -32,6 +32,7 @@ MAX_DIMS = 4096
 
 class AutoregressiveBernoulliHead(nn.Module):
     params_per_dim = 1
+    levels = 2  # a probability mass over binary images (`evaluation.bits_per_dim_defined`)
 
     def __init__(self, event_shape: tuple[int, ...], context: int) -> None:
         super().__init__()

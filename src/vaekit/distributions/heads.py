@@ -15,7 +15,7 @@ from vaekit.distributions.logistic import DiscretizedLogisticHead, LogisticMixtu
 LIKELIHOODS: dict[str, Callable[[ModelConfig, tuple[int, ...]], nn.Module]] = {
     "bernoulli": lambda cfg, shape: BernoulliHead(shape),
     "bernoulli_ar": lambda cfg, shape: AutoregressiveBernoulliHead(shape, cfg.ar_context),
-    "gaussian": lambda cfg, shape: GaussianHead(shape, cfg.variance, cfg.sigma),
+    "gaussian": lambda cfg, shape: GaussianHead(shape, cfg.variance, cfg.sigma, cfg.min_log_scale),
     "logistic": lambda cfg, shape: DiscretizedLogisticHead(shape, cfg.min_log_scale),
     "logistic_mixture": lambda cfg, shape: LogisticMixtureHead(shape, cfg.n_mix, cfg.min_log_scale),
 }

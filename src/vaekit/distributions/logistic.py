@@ -171,6 +171,7 @@ class DiscretizedLogisticHead(nn.Module):
     """
 
     params_per_dim = 2
+    levels = LEVELS  # a probability mass over the 256 values of 8-bit data (`evaluation.bits_per_dim_defined`)
 
     def __init__(self, event_shape: tuple[int, ...], min_log_scale: float = -7.0,
                  init_log_scale: float = -2.0) -> None:
@@ -202,6 +203,8 @@ class LogisticMixtureHead(nn.Module):
     viewed as (3, M, C): block 0 = mixture logits, block 1 = means, block 2 = log-scales (clamped
     below at `min_log_scale`); channel index = (param·M + m)·C + c.
     """
+
+    levels = LEVELS  # a probability mass over the 256 values of 8-bit data
 
     def __init__(self, event_shape: tuple[int, ...], n_mix: int = 5, min_log_scale: float = -7.0,
                  init_log_scale: float = -2.0, init_spread: float = 0.05) -> None:

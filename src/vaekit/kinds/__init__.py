@@ -27,6 +27,14 @@ def kind_of(dataset: str) -> Kind:
     raise ConfigError(f"--data {dataset!r} is not one of {', '.join(dataset_names())}")
 
 
+def kind_named(name: str) -> Kind:
+    """The kind registered under `name` (a data set's `kind`)."""
+    for kind in KINDS:
+        if kind.name == name:
+            return kind
+    raise ConfigError(f"no kind of data is named {name!r}; the kinds are {', '.join(k.name for k in KINDS)}")
+
+
 def load_split(cfg: Any, split: str, *, stats: dict | None = None) -> Any:
     """The train, val or test split of the data set a `DataConfig` describes."""
     return kind_of(cfg.dataset).load_split(cfg, split, stats)
@@ -40,4 +48,5 @@ def load_path(path: str | Path, cfg: Any, *, stats: dict | None = None) -> Any:
     return kind_of(cfg.dataset).load_path(p, cfg, stats)
 
 
-__all__ = ["KINDS", "ArrayKind", "ImageKind", "Kind", "Unit", "dataset_names", "kind_of", "load_path", "load_split"]
+__all__ = ["KINDS", "ArrayKind", "ImageKind", "Kind", "Unit", "dataset_names", "kind_named", "kind_of", "load_path",
+           "load_split"]

@@ -24,9 +24,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Unit:
-    """The per-item unit of the log-likelihood reported beside nats: `name` (e.g. "bits/dim") and how many
-    nats make one of it for one item (`nats`: D ln 2 for bits per dimension of D dimensions)."""
+    """The per-item unit of the log-likelihood reported beside nats: `name` (e.g. "bits/dim"), the key of
+    metrics in it (`bits_per_dim`) and how many nats make one of it for one item (`nats`: D ln 2 for bits
+    per dimension of D dimensions)."""
     name: str
+    key: str
     nats: float
 
     def of(self, nats: float) -> float:

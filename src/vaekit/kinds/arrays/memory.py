@@ -120,11 +120,12 @@ def load_array(cfg: DataConfig, split: str, stats: dict | None = None) -> Tensor
     stats = stats or compute_stats(x[split_rows(path, len(x), cfg, "train")], path)
     idx = split_rows(path, len(x), cfg, split)
     labels = None if y is None else label_tensor(y[idx])
-    return TensorData(_standardized_tensor(path, x[idx], stats), labels, stats=stats, is_image=False)
+    return TensorData(_standardized_tensor(path, x[idx], stats), labels, stats=stats, is_image=False,
+                      kind="arrays")
 
 
 def load_array_path(path: Path, stats: dict | None) -> TensorData:
     x, y = read_array(path)
     stats = stats or compute_stats(x, path)
     return TensorData(_standardized_tensor(path, x, stats), None if y is None else label_tensor(y),
-                      stats=stats, is_image=False)
+                      stats=stats, is_image=False, kind="arrays")

@@ -137,6 +137,7 @@ class StreamedArrayData(torch.utils.data.Dataset):
 
     binarize = "none"  # as in-memory array data: standardised values are not probabilities
     is_image = False
+    kind = "arrays"
     labels = None
     label_names = None
 
@@ -177,7 +178,7 @@ class StreamedArrayData(torch.utils.data.Dataset):
     def take(self, n: int) -> TensorData:
         """The first n items, in memory."""
         x = self.batch(np.arange(min(n, len(self))))
-        return TensorData(x, None, stats=self.stats, is_image=False)
+        return TensorData(x, None, stats=self.stats, is_image=False, kind="arrays")
 
 
 class _Rows:

@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from vaekit.kinds.base import Kind, Unit
 
 
@@ -48,11 +50,10 @@ class ImageKind(Kind):
         return load_image_path(path, cfg)
 
     def unit(self, model: Any, data: Any) -> Unit | None:
-        """bits/dim where log p(x) is a log-probability of discrete pixels: a probability mass function
-        over binary or 8-bit values (the likelihood head says so with `discrete`)."""
-        if not getattr(model.likelihood_head, "discrete", False):
+        """bits/dim where log p(x) is a code length: p(x|z) a probability mass on the data's values."""
+        if not bits_per_dim_defined(model, data):
             return None
-        return Unit("bits/dim", math.prod(data.event_shape) * math.log(2))
+        return Unit("bits/dim", "bits_per_dim", math.prod(data.event_shape) * math.log(2))
 
     def shows(self, event_shape: tuple[int, ...], data: Any = None) -> bool:
         """(C, H, W) items with C = 1 or 3; not data that says it holds no pictures (`is_image`)."""
@@ -68,3 +69,24 @@ class ImageKind(Kind):
         from vaekit.kinds.images.grid import grid_html
 
         return grid_html(items, alt, per_row)
+
+
+def bits_per_dim_defined(model: torch.nn.Module, data: Any) -> bool:
+    """Whether -log p(x) / (D ln 2) is a code length in bits: only where p(x|z) is a probability mass
+    (`likelihood_head.levels` values per dimension, on the grid 0, 1/(levels - 1), ..., 1: 2 for the
+    Bernoulli likelihoods, 256 for the discretized logistics) and the data lie on those values (binarized
+    pixels; 8-bit images). A density (Gaussian), grey levels under a Bernoulli and standardised arrays
+    give a number that depends on the units of x, not bits."""
+    levels = getattr(model.likelihood_head, "levels", None)
+    if levels is None:
+        return False
+    if getattr(data, "binarize", "none") != "none":
+        return True  # binary draws: 0 and 1 are on every grid
+    x = getattr(data, "x", None)
+    if x is None:  # decoded lazily: images are 8-bit, streamed arrays standardised
+        return levels == 256 and bool(getattr(data, "is_image", False))
+    for part in x.reshape(-1).split(2**22):  # bounded temporaries for a large resident data set
+        scaled = part.float() * (levels - 1)
+        if not (part.min() >= 0 and part.max() <= 1 and torch.allclose(scaled, scaled.round(), rtol=0, atol=1e-3)):
+            return False
+    return True
