@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig, load_config, save_config
 from vaekit.errors import ConfigError
-from vaekit.training.schedule import lr_at
 
 
 @pytest.mark.parametrize("section, values, needle", [
@@ -62,12 +59,3 @@ def test_config_file_errors_name_the_file(tmp_path):
     (tmp_path / "c.ini").write_text("")
     with pytest.raises(ConfigError, match="unknown format"):
         load_config(tmp_path / "c.ini")
-
-
-def test_learning_rate_schedule():
-    kw = {"lr": 1.0, "total_steps": 100}
-    assert [lr_at(s, **kw) for s in (0, 50, 99)] == [1.0, 1.0, 1.0]
-    assert [lr_at(s, warmup_steps=4, **kw) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
-    cos = [lr_at(s, schedule="cosine", min_ratio=0.1, **kw) for s in range(101)]
-    assert cos[0] == 1.0 and cos[100] == pytest.approx(0.1) and cos[50] == pytest.approx(0.55)
-    assert all(a >= b for a, b in itertools.pairwise(cos))

@@ -193,12 +193,19 @@ class ModelConfig:
 class TrainConfig:
     epochs: int = _f(5, "passes over the training data")
     batch_size: int = _f(128, "images per optimizer step")
-    max_minutes: float = _f(0.0, "stop after the epoch that spends this many minutes of training and validation "
-                                 "(0 = no budget; counted across --resume)")
+    max_minutes: float = _f(0.0, "wall-clock budget of training and validation, in minutes (0 = none; counted across "
+                                 "--resume). The schedules then run over the share of the budget spent, or of the "
+                                 "epochs' steps when that is further along, so they end with the run on any host: "
+                                 "the cosine reaches lr * lr-min-ratio and the warm-ups finish. Training stops after "
+                                 "the epoch whose last step reached the budget's end (it ends at the final lr and "
+                                 "beta); --epochs stays an upper bound")
     lr: float = _f(1e-3, "Adam learning rate")
-    schedule: str = _f("constant", "learning-rate schedule: constant or cosine (decay to lr * lr-min-ratio)")
-    lr_warmup_steps: int = _f(0, "linear learning-rate warm-up, in steps")
-    lr_min_ratio: float = _f(0.1, "cosine schedule: final lr as a fraction of --lr")
+    schedule: str = _f("constant", "learning-rate schedule: constant or cosine (decay to lr * lr-min-ratio over the "
+                                   "steps after the warm-up, or over a --max-minutes budget)")
+    lr_warmup_steps: int = _f(0, "linear learning-rate warm-up, in steps; a warm-up longer than the run (its "
+                                 "epochs, or its --max-minutes budget) ends with it")
+    lr_min_ratio: float = _f(0.1, "cosine schedule: final lr as a fraction of --lr, at the last step or the end of "
+                                  "the --max-minutes budget")
     weight_decay: float = _f(0.0, "AdamW's decoupled weight decay (Loshchilov & Hutter 2019) of the layers' weight "
                                   "matrices; biases and the priors' parameters are not decayed (0 = plain Adam)")
     grad_clip: float = _f(0.0, "clip the gradient norm at this value (0 = off)")
@@ -207,7 +214,8 @@ class TrainConfig:
     kl: str = _f("analytic", "KL estimator: analytic (SGVB estimator B) or mc (estimator A)")
     samples: int = _f(1, "L: latent samples per data point in the ELBO")
     beta: float = _f(1.0, "weight of the KL term (beta-VAE; 1 = the ELBO)")
-    warmup_steps: int = _f(0, "linear KL warm-up from 0 to beta over this many steps (0 = off)")
+    warmup_steps: int = _f(0, "linear KL warm-up from 0 to beta over this many steps (0 = off); a warm-up longer "
+                              "than the run (its epochs, or its --max-minutes budget) ends with it")
     free_bits: float = _f(0.0, "free bits per latent dimension, in nats (Kingma et al. 2016; 0 = off): the loss "
                                "takes max(free-bits, minibatch-mean KL) of each dimension. A layer whose prior does "
                                "not factorise over dimensions (the top layer under --prior mog or vamp) has one "

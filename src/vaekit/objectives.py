@@ -35,11 +35,13 @@ class Terms:
         return -self.elbo / (n_dims * math.log(2))
 
 
-def beta_at(step: int, beta: float = 1.0, warmup_steps: int = 0) -> float:
-    """Linear KL warm-up (Bowman et al. 2016; Sønderby et al. 2016): 0 -> beta over warmup_steps."""
+def beta_at(step: int, beta: float = 1.0, warmup_steps: int = 0, progress: float = 0.0) -> float:
+    """Linear KL warm-up (Bowman et al. 2016; Sønderby et al. 2016): 0 -> beta over warmup_steps, or
+    sooner, by the run's `progress` in [0, 1] (training.schedule.progress) when that is further along:
+    a warm-up longer than the run, in steps or under a wall-clock budget, still ends with it."""
     if warmup_steps <= 0:
         return beta
-    return beta * min(1.0, step / warmup_steps)
+    return beta * min(1.0, max(step / warmup_steps, progress))
 
 
 def free_bits_rate(kl_per_dim: torch.Tensor, free_bits: float) -> torch.Tensor:

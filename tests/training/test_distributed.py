@@ -75,3 +75,12 @@ def test_a_checkpoint_resumes_on_another_number_of_processes(runs, tmp_path):
         ep = records(d, "epoch")
         assert [r["epoch"] for r in ep] == [1, 2, 3, 4] and ep[-1]["step"] == 100
         assert ep[-1]["val_elbo"] > ep[0]["val_elbo"]
+
+
+def test_under_a_budget_every_rank_follows_rank_0s_clock(tmp_path):
+    # each rank's own clock would give each its own lr and β, and weights that drift apart
+    launch(2, "--epochs", "50", "--max-minutes", "0.05", "--schedule", "cosine", "--lr-min-ratio", "0.1",
+           "--warmup-steps", "100000", "--out", str(tmp_path / "two"))
+    ep, dist = records(tmp_path / "two", "epoch"), records(tmp_path / "two", "dist")
+    assert len(ep) < 50 and ep[-1]["lr"] == 5e-3 * 0.1  # stopped by the budget, at the cosine's end
+    assert dist[0]["weights_identical"] is True

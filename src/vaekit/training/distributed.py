@@ -93,6 +93,15 @@ def agree(flag: bool, env: DistEnv) -> bool:
     return bool(t.item())
 
 
+def from_main(value: float, env: DistEnv) -> float:
+    """Rank 0's value of a number, on every rank (e.g. the elapsed time a budget's schedules read)."""
+    if not env.enabled:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    dist.broadcast(t, src=0)
+    return float(t.item())
+
+
 def weights_agree(module: torch.nn.Module, env: DistEnv) -> bool:
     """Are the weights bit-identical on every rank? Compares a float64 checksum of all parameters
     and buffers (the same reduction order on every rank, so equal weights give equal sums)."""

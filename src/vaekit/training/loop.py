@@ -55,7 +55,7 @@ from vaekit.runs import (
 from vaekit.training import distributed
 from vaekit.training.callbacks import Callback, EpochEnd
 from vaekit.training.optim import make_optimizer
-from vaekit.training.schedule import lr_at
+from vaekit.training.schedule import values_at
 from vaekit.training.step import ObjectiveModule
 
 
@@ -79,6 +79,9 @@ def resolve_device(name: str) -> torch.device:
     if not available.get(device.type, True):
         raise ConfigError(f"--device {name}: this machine's torch has no {device.type} device")
     return device
+
+
+SYNC_STEPS = 16  # distributed runs under a budget: steps between broadcasts of rank 0's clock
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -124,6 +127,9 @@ class Trainer:
                               compile=t.compile, dist=self.dist, device=self.device)
         self.state = LoopState()
         self._beta: tuple[float, torch.Tensor] | None = None  # the last step's β, and its tensor
+        self.progress = 0.0  # of the last step: the fraction of the run done (vaekit.training.schedule)
+        self._epoch_started = time.perf_counter()
+        self._clock: float | None = None  # distributed: rank 0's elapsed seconds, as last broadcast
 
     def open(self, resume: bool) -> None:
         """Continue from the run folder's newest intact checkpoint, or start the folder afresh (a new
@@ -158,11 +164,10 @@ class Trainer:
         was non-finite and the step was skipped (vdvae's guard), raising after `max_nonfinite` of them
         in a row."""
         t, s = self.cfg.train, self.state
-        lr = lr_at(s.step, lr=t.lr, total_steps=t.epochs * self.steps_per_epoch, schedule=t.schedule,
-                   warmup_steps=t.lr_warmup_steps, min_ratio=t.lr_min_ratio)
+        elapsed = self._elapsed() if t.max_minutes else 0.0
+        self.progress, lr, b = values_at(s.step, t.epochs * self.steps_per_epoch, elapsed, t)
         for group in self.opt.param_groups:
             group["lr"] = lr
-        b = beta_at(s.step, t.beta, t.warmup_steps)
         if self._beta is None or self._beta[0] != b:  # a tensor input of the compiled step: made when β moves
             self._beta = (b, torch.tensor(b, device=self.device))
         terms, ok = self.step(x, y, self._beta[1])
@@ -181,6 +186,16 @@ class Trainer:
                 for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
                     e.lerp_(p, 1.0 - t.ema)
         return terms
+
+    def _elapsed(self) -> float:
+        """Seconds of training and validation so far, across resumes, as a budget's schedules read them.
+        Distributed: rank 0's clock, broadcast every SYNC_STEPS steps, so that every rank computes the
+        same lr and β (and agrees on the stop) without a collective in every step."""
+        s = self.state
+        if self.dist.enabled and self._clock is not None and s.step % SYNC_STEPS:
+            return self._clock
+        self._clock = distributed.from_main(s.wall_seconds + time.perf_counter() - self._epoch_started, self.dist)
+        return self._clock
 
     # --- one epoch ------------------------------------------------------------------------------
     def run_epoch(self, epoch: int, log: MetricsLog) -> dict[str, Any]:
@@ -223,7 +238,7 @@ class Trainer:
         rec = {"kind": "step", "epoch": epoch, "step": self.state.step, "loss": float(terms.loss.detach()),
                "elbo": float(terms.elbo.detach().mean()), "rate": float(terms.rate.detach().mean()),
                "distortion": float(terms.distortion.detach().mean()), "beta": beta_at(self.state.step, t.beta,
-                                                                             t.warmup_steps),
+                                                                             t.warmup_steps, self.progress),
                "lr": self.opt.param_groups[0]["lr"]}
         log.write(rec)
         bar.set_postfix(elbo=f"{rec['elbo']:.2f}", rate=f"{rec['rate']:.2f}")
@@ -276,13 +291,14 @@ class Trainer:
                 log.write({"kind": "init", "epoch": 0, "step": 0, **self._scale_record(),
                            **{f"val_{k}": v for k, v in val.items()}})
             for epoch in range(self.state.epoch + 1, t.epochs + 1):
-                start = time.perf_counter()
+                start = self._epoch_started = time.perf_counter()
                 record = self.run_epoch(epoch, log)
                 self.end_epoch(record, log, started=start)
                 if self.main:
                     tqdm.write(f"epoch {epoch}: train elbo {record['train_elbo']:.2f}  val elbo "
                                f"{record['val_elbo']:.2f}  ({record['images_per_s']:.0f} items/s)")
-                spent = bool(t.max_minutes) and self.state.wall_seconds >= 60 * t.max_minutes
+                # the epoch whose last step reached the budget's end ran its schedules to their end
+                spent = bool(t.max_minutes) and self.progress >= 1.0
                 if distributed.agree(spent, self.dist):  # rank 0's clock decides for every rank
                     if self.main:
                         tqdm.write(f"stopping after epoch {epoch}: the --max-minutes {t.max_minutes} budget is spent")
