@@ -7,12 +7,12 @@ import math
 
 import pytest
 import torch
-from vaekit.compiling import CompiledOrEager
 
 import vaekit.evaluation as evaluation
 from vaekit.config import ModelConfig
 from vaekit.data import TensorData, fixed_binarization
 from vaekit.evaluation import active_units, evaluate
+from vaekit.fast.compiling import CompiledOrEager
 from vaekit.model import build_model
 
 

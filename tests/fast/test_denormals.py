@@ -54,7 +54,7 @@ def test_every_thread_flushes_inside_and_none_after(two_threads):
 
 
 def test_torch_flag_alone_misses_the_running_workers(two_threads):
-    # why vaekit.denormals exists: torch sets the MXCSR bits of the calling thread only
+    # why vaekit.fast.denormals exists: torch sets the MXCSR bits of the calling thread only
     torch.set_flush_denormal(True)
     assert 0.0 < kept() < 1.0  # one thread flushes, the other does not
     assert not denormals.flushing()

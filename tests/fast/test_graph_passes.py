@@ -1,4 +1,4 @@
-"""The inductor graph passes of vaekit.graph_passes, on small traced graphs."""
+"""The inductor graph passes of vaekit.fast.graph_passes, on small traced graphs."""
 
 from __future__ import annotations
 

@@ -6,12 +6,12 @@ import itertools
 import math
 
 import pytest
-from vaekit.training.metrics import read_metrics
 
 import vaekit
 from tests.conftest import tiny_config
 from vaekit.config import Config, TrainConfig
 from vaekit.objectives import beta_at
+from vaekit.runs.metrics import read_metrics
 from vaekit.training import loop
 from vaekit.training.schedule import lr_at, progress, values_at
 

@@ -284,7 +284,7 @@ class Trainer:
         log: MetricsLog | NullLog = NullLog()
         if self.main:
             log = MetricsLog(self.paths.metrics, self.paths.tensorboard if t.tensorboard else None)
-        # subnormal floats cost ~100x on x86 and a long run accumulates them (vaekit.denormals)
+        # subnormal floats cost ~100x on x86 and a long run accumulates them (vaekit.fast.denormals)
         with contextlib.closing(log), denormals.flush_denormals(t.flush_denormals and self.device.type == "cpu"):
             if self.state.step == 0:  # where training starts from: the first point of the loss curves
                 val = validation_elbo(self.eval_model, self.val_data, seed=t.seed)
