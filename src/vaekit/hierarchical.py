@@ -20,8 +20,8 @@ from torch import nn
 
 from vaekit.config import ModelConfig
 from vaekit.distributions import DiagonalGaussian, StandardNormal, VampPrior
+from vaekit.generative import GenerativeAPI, full_precision
 from vaekit.latents import Latent, VAEOutput
-from vaekit.model import GenerativeAPI, full_precision
 from vaekit.nets import mlp
 
 

@@ -22,7 +22,7 @@ from vaekit.errors import ConfigError
 
 SECTIONS = {"data": C.DataConfig, "model": C.ModelConfig, "train": C.TrainConfig}
 FIELDS = {(s, f.name): f for s, t in SECTIONS.items() for f in dataclasses.fields(t)}
-CHOICES = {"dataset": C.DATASETS, "binarize": C.BINARIZE, "arch": C.ARCHS, "activation": C.ACTIVATIONS,
+CHOICES = {"binarize": C.BINARIZE, "arch": C.ARCHS, "activation": C.ACTIVATIONS,
            "likelihood": C.LIKELIHOODS, "prior": C.PRIORS, "variance": C.VARIANCES, "kl": C.KL_ESTIMATORS,
            "objective": C.OBJECTIVES, "inference": C.INFERENCE, "schedule": C.SCHEDULES, "precision": ("fp32", "bf16")}
 NON_POSITIVE = st.integers(-(2**63) + 1, 0)

@@ -37,7 +37,9 @@ def kind_named(name: str) -> Kind:
 
 def load_split(cfg: Any, split: str, *, stats: dict | None = None) -> Any:
     """The train, val or test split of the data set a `DataConfig` describes."""
-    return kind_of(cfg.dataset).load_split(cfg, split, stats)
+    kind = kind_of(cfg.dataset)
+    kind.check_data(cfg)
+    return kind.load_split(cfg, split, stats)
 
 
 def load_path(path: str | Path, cfg: Any, *, stats: dict | None = None) -> Any:

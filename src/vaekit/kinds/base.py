@@ -56,6 +56,11 @@ class Kind:
         """New inputs for a trained model from a file or folder a user gives."""
         raise NotImplementedError
 
+    def check_data(self, cfg: DataConfig) -> None:
+        """Refuse a data config this kind cannot load, before anything runs."""
+        if cfg.dataset in self.needs_data_dir and not cfg.data_dir:
+            raise ConfigError(f"--data {cfg.dataset} needs --data-dir (the file or folder to read)")
+
     # --- model ----------------------------------------------------------------------------------
     def check(self, model: ModelConfig) -> None:
         """Refuse, before anything runs, a network or likelihood that does not fit this kind's items."""

@@ -101,6 +101,7 @@ class Trainer:
         if t.tensorboard:
             summary_writer_class()  # fails before any folder is made when the package is missing
         self.kind = kind_of(cfg.data.dataset)
+        self.kind.check_data(cfg.data)
         self.kind.check(cfg.model)
         stats = read_stats(run_dir)  # array statistics of the run being resumed (a new run has none)
         self.train_data = self.kind.load_split(cfg.data, "train", stats)
