@@ -16,10 +16,9 @@ from vaekit.errors import ConfigError
     ("model", {"latent_dim": "abc"}, "latent_dim"),
     ("model", {"latent_dim": True}, "latent_dim"),
     ("model", {"inference": "sideways"}, "inference"),
-    ("data", {"dataset": "cifar"}, "cifar"),
     ("data", {"binarize": "dynamc"}, "binarize"),
     ("data", {"val_fraction": 0.7}, "val-fraction"),
-    ("data", {"dataset": "folder"}, "--data-dir"),
+    ("data", {"dataset": ""}, "must name a data set"),  # the name itself: its kind's (tests/kinds)
     ("train", {"ema": 1.0}, "ema"),
     ("train", {"iwae_k": 0}, "iwae-k"),
     ("train", {"batch_size": -8}, "batch-size"),

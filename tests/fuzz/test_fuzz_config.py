@@ -206,12 +206,12 @@ class Accepted(Exception):
 
 @pytest.fixture
 def no_training(monkeypatch):
-    import vaekit.training.loop as loop
+    import vaekit.api as api
 
     def fake_train(cfg, **kw):
         raise Accepted(cfg)
 
-    monkeypatch.setattr(loop, "train", fake_train)
+    monkeypatch.setattr(api, "train", fake_train)
 
 
 VALUE_FLAGS = sorted({"--" + f.metadata.get("flag", f.name.replace("_", "-")) for f in FIELDS.values()
