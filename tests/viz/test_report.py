@@ -94,7 +94,7 @@ def test_report_opens_with_the_key_figures_then_samples_and_ends_with_the_folded
     last, text = last_epoch_record(run_dir), summary(page)
     assert text.startswith("MLP VAE (hidden 32), 3 latent dimensions, Bernoulli likelihood, trained 1 epoch (")
     assert f"on shapes (1x16x16); test log p(x) {ev['log_likelihood']:.1f} nats ({ev['bits_per_dim']:.3g} " \
-           f"bits/dim) (k = 20), test ELBO {ev['elbo']:.1f} nats" in text
+           f"bits/dim, k = 20), test ELBO {ev['elbo']:.1f} nats" in text
     assert f"validation ELBO {last['val_elbo']:.1f} nats ({last['val_bits_per_dim']:.3g} bits/dim)" in text
     assert f"{last['wall_seconds']:.0f} s" in text and text.endswith("active units 2 of 3.")
 

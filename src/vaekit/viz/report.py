@@ -88,9 +88,9 @@ def duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
 
 
-def nats(value: float, bits_per_dim: float | None = None, digits: int = 1) -> str:
+def nats(value: float, bits_per_dim: float | None = None) -> str:
     """An ELBO or log-likelihood in nats per data point, with its bits/dim where that is defined."""
-    text = f"{value:.{digits}f} nats"
+    text = f"{value:.1f} nats"
     return text if bits_per_dim is None else text + f" ({bits_per_dim:.3g} bits/dim)"
 
 
@@ -125,13 +125,13 @@ def summary_sentence(run: Any) -> str:
     figures = []
     if ev is not None:
         split = ev.get("split", "test")
-        figures.append(f"{split} log p(x) {nats(ev['log_likelihood'], ev.get('bits_per_dim') if discrete else None)}"
-                       f" (k = {ev['k']})")
+        bpd = f"{ev['bits_per_dim']:.3g} bits/dim, " if discrete and "bits_per_dim" in ev else ""
+        figures.append(f"{split} log p(x) {ev['log_likelihood']:.1f} nats ({bpd}k = {ev['k']})")
         figures.append(f"{split} ELBO {nats(ev['elbo'])}")
     figures.append(f"validation ELBO {nats(last['val_elbo'], last.get('val_bits_per_dim') if discrete else None)}")
     text += "; " + ", ".join(figures)
     if ev is None:
-        return text + ". (`vaekit evaluate` adds the test log-likelihood and the active units.)"
+        return text + ". (vaekit evaluate adds the test log-likelihood and the active units.)"
     if "active_units" in ev:
         text += f"; active units {ev['active_units']} of {ev['latent_dim']}"
     return text + "."
