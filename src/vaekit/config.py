@@ -72,7 +72,7 @@ class DataConfig:
                       flag="data")
     data_dir: str | None = _f(None, "mnist: folder with the four IDX .gz files; folder: image folder; "
                                     "array: the .npy/.npz file")
-    image_size: int | None = _f(None, "image side in pixels (shapes: 64 by default; folder: 64; mnist: 28)")
+    image_size: int | None = _f(None, "image side in pixels (shapes: 32 by default; folder: 64; mnist: 28)")
     channels: int | None = _f(None, "folder images: 1 (grayscale) or 3 (RGB, the default)")
     binarize: str = _f("none", "none (grayscale in [0,1]), dynamic (a fresh Bernoulli draw of every batch), "
                                "static (one fixed draw for the data seed)")
@@ -188,7 +188,7 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = _f(5, "passes over the training data")
+    epochs: int = _f(30, "passes over the training data")
     batch_size: int = _f(128, "images per optimizer step")
     max_minutes: float = _f(0.0, "wall-clock budget of training and validation, in minutes (0 = none; counted across "
                                  "--resume). The schedules then run over the share of the budget spent, or of the "

@@ -1,4 +1,4 @@
-"""One self-contained HTML page per run: config, metrics, loss curves and every picture of vaekit.viz.
+"""One self-contained HTML page per run: its key figures, every picture of vaekit.viz, curves, metrics, config.
 
 Everything is embedded (pictures as base64 `data:image/png` URIs, styles inline), so the file can be
 mailed, archived or opened offline and stays valid when the run folder moves. The pictures come from
@@ -30,7 +30,8 @@ STYLE = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em aut
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
 img{image-rendering:pixelated;max-width:100%}table{border-collapse:collapse;font-size:.9em}
 td,th{padding:2px 10px;border-bottom:1px solid #eee;text-align:left}pre{background:#f6f6f6;padding:1em;
-overflow-x:auto;font-size:.85em}p.note{color:#666}"""
+overflow-x:auto;font-size:.85em}p.note{color:#666}p.summary{font-size:1.1em;line-height:1.5}
+summary{cursor:pointer;color:#444}"""
 
 
 @dataclass
@@ -64,32 +65,124 @@ def figure_png(draw: Callable[[io.BytesIO], None]) -> bytes:
     return buf.getvalue()
 
 
-def _table(rows: list[tuple[str, Any]]) -> str:
-    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>" for k, v in rows)
+LIKELIHOOD_NAMES = {"bernoulli": "Bernoulli", "bernoulli_ar": "autoregressive Bernoulli", "gaussian": "Gaussian",
+                    "logistic": "discretized logistic", "logistic_mixture": "discretized logistic-mixture"}
+ARCH_NAMES = {"mlp": "MLP", "conv": "convolutional", "resnet": "residual convolutional", "resmlp": "residual-MLP"}
+PRIOR_NAMES = {"mog": "a mixture-of-Gaussians prior", "vamp": "a VampPrior"}
+# Bits/dim is a code length only for discrete data; a Gaussian p(x|z) is a density, whose log can be positive.
+DISCRETE_LIKELIHOODS = ("bernoulli", "bernoulli_ar", "logistic", "logistic_mixture")
+
+
+def last_epoch(run: Any) -> dict[str, Any] | None:
+    """The last epoch record of metrics.jsonl (None before the first epoch ends)."""
+    return next((r for r in reversed(run.metrics) if r.get("kind") == "epoch"), None)
+
+
+def evaluated_metrics(run: Any) -> dict[str, Any] | None:
+    """`vaekit evaluate`'s metrics.json, when it has been run."""
+    path = run.dir / "metrics.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
+def nats(value: float, bits_per_dim: float | None = None) -> str:
+    """An ELBO or log-likelihood in nats per data point, with its bits/dim where that is defined."""
+    text = f"{value:.1f} nats"
+    return text if bits_per_dim is None else text + f" ({bits_per_dim:.3g} bits/dim)"
+
+
+def model_phrase(run: Any) -> str:
+    """E.g. "MLP VAE (hidden 400), 20 latent dimensions, Bernoulli likelihood"."""
+    m, t = run.config.model, run.config.train
+    kind = ("class-conditional " if m.conditional else "") + ARCH_NAMES.get(m.arch, m.arch)
+    hidden = f" (hidden {'-'.join(map(str, m.hidden))})" if m.arch in ("mlp", "resmlp") else ""
+    latents = f"{m.latent_dim} latent dimensions"
+    if m.latent_layers:
+        latents += f" (and {', '.join(map(str, m.latent_layers))} in the layers above, {m.inference} inference)"
+    parts = [f"{kind} VAE{hidden}", latents, f"{LIKELIHOOD_NAMES.get(m.likelihood, m.likelihood)} likelihood"]
+    if m.prior in PRIOR_NAMES:
+        parts.append(PRIOR_NAMES[m.prior])
+    if t.objective == "iwae":
+        parts.append(f"IWAE objective (k = {t.iwae_k})")
+    if t.beta != 1.0:
+        parts.append(f"beta = {t.beta:g}")
+    return ", ".join(parts)
+
+
+def summary_sentence(run: Any) -> str:
+    """The report's opening sentence: the model, its training and its key figures, in words and units."""
+    last, ev = last_epoch(run), evaluated_metrics(run)
+    discrete = run.config.model.likelihood in DISCRETE_LIKELIHOODS
+    shape = "x".join(map(str, run.event_shape))
+    text = f"{model_phrase(run)}, "
+    if last is None:
+        return text + f"on {run.config.data.dataset} ({shape}): no epoch has finished yet."
+    text += (f"trained {last['epoch']} epoch{'s' if last['epoch'] != 1 else ''} "
+             f"({duration(last.get('wall_seconds', last['train_seconds']))}) on {run.config.data.dataset} ({shape})")
+    figures = []
+    if ev is not None:
+        split = ev.get("split", "test")
+        bpd = f"{ev['bits_per_dim']:.3g} bits/dim, " if discrete and "bits_per_dim" in ev else ""
+        figures.append(f"{split} log p(x) {ev['log_likelihood']:.1f} nats ({bpd}k = {ev['k']})")
+        figures.append(f"{split} ELBO {nats(ev['elbo'])}")
+    figures.append(f"validation ELBO {nats(last['val_elbo'], last.get('val_bits_per_dim') if discrete else None)}")
+    text += "; " + ", ".join(figures)
+    if ev is None:
+        return text + ". (vaekit evaluate adds the test log-likelihood and the active units.)"
+    if "active_units" in ev:
+        text += f"; active units {ev['active_units']} of {ev['latent_dim']}"
+    return text + "."
+
+
+def _table(rows: list[tuple[str, str, str]]) -> str:
+    """Rows of (label, value, source key); the key shows on hover, to find the number in the run's files."""
+    cells = "".join(f'<tr><th title="{html.escape(key)}">{html.escape(label)}</th><td>{html.escape(value)}</td></tr>'
+                    for label, value, key in rows)
     return f"<table>{cells}</table>"
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4f}"
-    if isinstance(v, list) and v and all(isinstance(u, float) for u in v):
-        return "[" + ", ".join(f"{u:.3f}" for u in v) + "]"
-    return str(v)
+def _rows(record: dict[str, Any], spec: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """(label, value, key) for the keys of `spec` = [(key, label, format)] present in `record`."""
+    return [(label, fmt.format(record[key]), key) for key, label, fmt in spec if record.get(key) is not None]
+
+
+EPOCH_ROWS = [("epoch", "epochs trained", "{}"), ("step", "optimizer steps", "{}"),
+              ("wall_seconds", "training and validation time", "{:.1f} s"),
+              ("images_per_s", "speed (last epoch)", "{:.0f} images/s"),
+              ("train_elbo", "train ELBO (last epoch, running)", "{:.4f} nats"),
+              ("val_elbo", "validation ELBO", "{:.4f} nats"),
+              ("val_rate", "validation rate, KL(q(z|x) || p(z))", "{:.4f} nats"),
+              ("val_distortion", "validation distortion, -E_q log p(x|z)", "{:.4f} nats"),
+              ("val_bits_per_dim", "validation ELBO in bits/dim", "{:.4f} bits/dim"),
+              ("val_log_likelihood", "validation log p(x), importance-sampled", "{:.4f} nats"),
+              ("skipped_steps", "skipped non-finite steps (last epoch)", "{}"), ("lr", "learning rate", "{:g}")]
+EVALUATION_ROWS = [("log_likelihood", "log p(x), importance-sampled", "{:.4f} nats"),
+                   ("bits_per_dim", "negative log p(x) in bits/dim", "{:.4f} bits/dim"),
+                   ("elbo", "ELBO", "{:.4f} nats"),
+                   ("elbo_bits_per_dim", "negative ELBO in bits/dim", "{:.4f} bits/dim"),
+                   ("active_units", "active units (Burda et al. 2015)", "{}"),
+                   ("latent_dim", "latent dimensions", "{}"),
+                   ("k", "importance samples k", "{}"), ("n", "items", "{}"), ("which", "checkpoint", "{}")]
 
 
 def config_section(run: Any) -> Section:
-    return Section("Config", f"<pre>{html.escape(json.dumps(run.config.to_dict(), indent=2), quote=False)}</pre>")
+    text = html.escape(json.dumps(run.config.to_dict(), indent=2), quote=False)
+    return Section("Config", f"<details><summary>the full config (config.json)</summary><pre>{text}</pre></details>")
 
 
 def metrics_section(run: Any) -> Section:
-    """The last epoch record of training, and `vaekit evaluate`'s metrics.json when there is one."""
-    last = next((r for r in reversed(run.metrics) if r.get("kind") == "epoch"), None)
-    body = "<h3>last epoch</h3>" + (_table(list(last.items())) if last else '<p class="note">no epoch finished</p>')
-    evaluated = run.dir / "metrics.json"
-    if evaluated.is_file():
-        body += "<h3>evaluation (metrics.json, <code>vaekit evaluate</code>)</h3>"
-        body += _table(list(json.loads(evaluated.read_text()).items()))
-    return Section("Metrics", body)
+    """The last epoch of training, and `vaekit evaluate`'s metrics.json when there is one (nats per data point)."""
+    last, ev = last_epoch(run), evaluated_metrics(run)
+    body = "<h3>training</h3>" + (_table(_rows(last, EPOCH_ROWS)) if last else '<p class="note">no epoch finished</p>')
+    if ev is not None:
+        split = html.escape(str(ev.get("split", "test")))
+        body += f"<h3>evaluation on the {split} split (<code>vaekit evaluate</code>)</h3>"
+        body += _table(_rows(ev, EVALUATION_ROWS))
+    return Section("Metrics", body + '<p class="note">ELBO = -(rate + distortion); nats per data point; hover over '
+                   "a label for its key in metrics.jsonl / metrics.json</p>")
 
 
 def curves_section(run: Any) -> Section | None:
@@ -191,10 +284,13 @@ def image_sections(model: Any, data: Any, seed: int) -> list[Section]:
             manifold_section(model, usage)]
 
 
-def render_page(title: str, sections: list[Section]) -> str:
+def render_page(title: str, sections: list[Section], summary: str = "") -> str:
+    """The page: its title, the summary sentence, then the sections in the order given."""
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>",
-             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
-             f'<p class="note">written {datetime.now().isoformat(timespec="seconds")} by vaekit</p>']
+             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+    if summary:
+        parts.append(f'<p class="summary">{html.escape(summary)}</p>')
+    parts.append(f'<p class="note">written {datetime.now().isoformat(timespec="seconds")} by vaekit</p>')
     parts += [f"<section><h2>{html.escape(s.title)}</h2>\n{s.body}</section>" for s in sections]
     return "\n".join([*parts, "</body></html>\n"])
 
@@ -202,12 +298,16 @@ def render_page(title: str, sections: list[Section]) -> str:
 @torch.no_grad()
 def write_report(run_dir: str | Path, out: str | Path | None = None, *, which: str = "best",
                  device: str = "cpu", seed: int = 0) -> Path:
-    """Write RUN_DIR/report.html (or `out`): one self-contained HTML page; returns its path."""
+    """Write RUN_DIR/report.html (or `out`): one self-contained HTML page; returns its path.
+
+    What a reader looks for comes first: the key figures in one sentence, then samples and
+    reconstructions, the other pictures, the curves and metrics, and the full config folded away.
+    """
     from vaekit.runs import load_run
 
     run = load_run(run_dir, which, device)
     data = load_items(run, "test", SAMPLE_ITEMS, seed)
-    sections = [config_section(run), metrics_section(run), curves_section(run)]
+    sections: list[Section | None] = []
     images = shows(run, data)
     if images and len(data) >= 2:
         sections += image_sections(run.model, data, seed)
@@ -218,8 +318,10 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, which: s
                                 f"{tuple(run.model.event_shape)}) are not images</p>"))
     if len(data) >= 2:
         sections.append(scatter_section(run.model, data, seed))
+    sections += [curves_section(run), metrics_section(run), config_section(run)]
     path = Path(out) if out is not None else run.dir / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_page(f"vaekit run {run.dir.name} ({which} checkpoint)", [s for s in sections if s]),
-                    encoding="utf-8")
+    page = render_page(f"vaekit run {run.dir.name} ({which} checkpoint)", [s for s in sections if s],
+                       summary_sentence(run))
+    path.write_text(page, encoding="utf-8")
     return path
