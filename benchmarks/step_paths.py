@@ -89,7 +89,7 @@ def table(res: dict[str, list[float]], args: argparse.Namespace) -> str:
         rows.append(f"| {name} | {med[name]:,.0f} | {med[name] / med['roofline']:.0%} | {gain} | "
                     f"{'' if name == 'fast' else f'{wins} of {len(ratios)}'} |")
     rows.append(f"| matmul roofline | {med['roofline']:,.0f} | | | |")
-    return (f"## What each measure of the fast step brings\n\nCommand: `VAEKIT_DATA=../shared/data .venv/bin/python "
+    return (f"Command: `VAEKIT_DATA=../shared/data .venv/bin/python "
             f"benchmarks/step_paths.py --write`  \nMachine: {cpu_name()}, {torch.get_num_threads()} torch threads, "
             f"torch {torch.__version__}, Python {platform.python_version()}; date {date.today()}.  \n"
             f"{args.rounds} interleaved rounds of one epoch of {args.images:,} training images per arm.\n\n"

@@ -5,7 +5,11 @@ nothing below the CLI imports it."""
 from __future__ import annotations
 
 import ast
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -70,3 +74,20 @@ def test_the_layers_import_only_downwards():
     assert arrows("vaekit.data", "vaekit.fast") == arrows("vaekit.data", "vaekit.kinds") == []
     assert [a for a in arrows("vaekit", "vaekit.cli") if not a[0].startswith(("vaekit.cli", "vaekit.__main__"))] == []
     assert arrows("vaekit.viz.callbacks", "vaekit.training") != []  # the check can see an arrow
+
+
+SOURCE_SUFFIXES = {".py", ".md", ".sh", ".js", ".css", ".html", ".toml", ".json"}
+
+
+def test_no_source_file_is_git_ignored() -> None:
+    """A new module under an ignored name (e.g. a `runs/` pattern catching vaekit/runs/) would exist only on
+    the machine that wrote it; a clean clone would fail to import it."""
+    git = shutil.which("git")
+    root = SRC.parent
+    if git is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    files = [str(p.relative_to(root)) for d in ("src", "tests", "benchmarks", "scripts", "docs")
+             for p in (root / d).rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES]
+    out = subprocess.run([git, "check-ignore", "--no-index", "--stdin"], cwd=root, input="\n".join(files),
+                         capture_output=True, text=True)
+    assert out.stdout.split() == [], f"git ignores project files: {out.stdout.split()}"

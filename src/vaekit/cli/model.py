@@ -43,8 +43,7 @@ def register(sub: Any) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from vaekit.evaluation import evaluate
-    from vaekit.runs import load_run
-    from vaekit.runs.checkpoint import write_json
+    from vaekit.runs import RunPaths, load_run, write_json
 
     if args.k < 1:
         raise ConfigError(f"--k {args.k} must be >= 1")
@@ -53,7 +52,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     res = evaluate(run.model, data, k=args.k, batch_size=args.batch_size, seed=args.seed, limit=args.limit,
                    compile=args.compile)
     res.update(split=args.split, which=args.which, seed=args.seed)
-    write_json(run.dir / "metrics.json", res)
+    write_json(RunPaths(run.dir).evaluation, res)
     bpd = f"({res['bits_per_dim']:.4f} bits/dim)  " if "bits_per_dim" in res else ""  # only where defined
     print(f"{args.split} ({res['n']} items, k={res['k']}): ELBO {res['elbo']:.3f}  log p(x) "
           f"{res['log_likelihood']:.3f} nats  {bpd}active units "

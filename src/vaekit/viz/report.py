@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from vaekit.kinds.images.grid import make_grid, reconstruction_pairs
+from vaekit.runs.paths import RunPaths
 from vaekit.viz.common import grid_rows, load_items, model_device, shows
 
 SAMPLE_ITEMS = 1000  # test items the pictures and the scatter read
@@ -80,7 +81,7 @@ def last_epoch(run: Any) -> dict[str, Any] | None:
 
 def evaluated_metrics(run: Any) -> dict[str, Any] | None:
     """`vaekit evaluate`'s metrics.json, when it has been run."""
-    path = run.dir / "metrics.json"
+    path = RunPaths(run.dir).evaluation
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -319,7 +320,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, which: s
     if len(data) >= 2:
         sections.append(scatter_section(run.model, data, seed))
     sections += [curves_section(run), metrics_section(run), config_section(run)]
-    path = Path(out) if out is not None else run.dir / "report.html"
+    path = Path(out) if out is not None else RunPaths(run.dir).report
     path.parent.mkdir(parents=True, exist_ok=True)
     page = render_page(f"vaekit run {run.dir.name} ({which} checkpoint)", [s for s in sections if s],
                        summary_sentence(run))
