@@ -69,16 +69,17 @@ PRIORS: dict[str, Callable[[ModelConfig, int, tuple[int, ...], torch.Tensor | No
 
 
 def build_model(cfg: ModelConfig, event_shape: tuple[int, ...], data: torch.Tensor | None = None,
-                kind: Any = None) -> nn.Module:
+                kind: Any = None, stats: dict | None = None) -> nn.Module:
     """The VAE a model config describes, for data of the given event shape: one stochastic layer,
     or a hierarchy when `latent_layers` is set. `data`: training items a VampPrior starts from.
-    kind: the data's `vaekit.kinds.Kind`, which gives the encoder and decoder networks."""
+    kind: the data's `vaekit.kinds.Kind`, which gives the encoder and decoder networks; stats: the
+    training split's `data.stats`, which the kind may read (e.g. a vocabulary's size)."""
     if kind is None:  # vaekit's generic networks (any event shape for mlp/resmlp, images for conv/resnet)
         from vaekit.kinds.base import Kind
 
         kind = Kind()
-    head = kind.likelihood(cfg, tuple(event_shape))
-    enc, dec = kind.networks(cfg, tuple(event_shape), head.params_per_dim)
+    head = kind.likelihood(cfg, tuple(event_shape), stats)
+    enc, dec = kind.networks(cfg, tuple(event_shape), head.params_per_dim, stats)
     prior = PRIORS[cfg.prior](cfg, [cfg.latent_dim, *cfg.latent_layers][-1], tuple(event_shape), data)
     if cfg.latent_layers:
         return HierarchicalVAE(cfg, tuple(event_shape), enc, dec, head, prior)

@@ -83,10 +83,10 @@ class WalkKind(Kind):
         n, seed = {"train": (300, 0), "val": (60, 1), "test": (60, 2)}[split]
         return SequenceData(walks(n, seed), max_length=T_MAX, kind="walks")
 
-    def networks(self, cfg, event_shape, params_per_dim):
+    def networks(self, cfg, event_shape, params_per_dim, stats=None):
         return MeanPoolEncoder(cfg.latent_dim), Decoder(cfg.latent_dim)
 
-    def likelihood(self, cfg, event_shape):
+    def likelihood(self, cfg, event_shape, stats=None):
         return MaskedGaussianHead()
 
     def unit(self, model, data):

@@ -57,7 +57,7 @@ def test_report_of_a_non_image_run_skips_the_image_sections(array_run_dir):
     found = sections(page)
     assert {"Config", "Metrics", "Loss curves", "Latent scatter"} <= set(found)
     assert not set(IMAGE_SECTIONS) & set(found)
-    assert "not images" in found["Pictures"] and "(6,)" in found["Pictures"]
+    assert "have no picture" in found["Pictures"] and "(6,)" in found["Pictures"]
     assert page.count("data:image/png;base64,") == 2  # curves and scatter
     text = summary(page)  # a Gaussian p(x|z) is a density: no bits/dim
     assert "Gaussian likelihood" in text and "on array (6)" in text and "bits/dim" not in text
@@ -105,3 +105,21 @@ def test_report_metrics_are_a_labelled_table_not_a_dump_of_the_record(run_dir, t
     assert shown["epochs trained"] == "1" and shown["speed (last epoch)"] == f"{last['images_per_s']:.0f} images/s"
     assert "kind" not in metrics and ">epoch<" not in metrics and ">val_elbo<" not in metrics
     assert "vaekit evaluate" in summary(page)  # no metrics.json: the sentence says how to get the test figures
+
+
+def test_report_shows_items_as_their_kind_shows_them(run_dir, tmp_path, monkeypatch):
+    """Every item section goes through the kind's html_grid (a sentence kind shows lines, a sound kind
+    players): the report itself draws no item."""
+    from vaekit.kinds.images import ImageKind
+
+    shown = []
+
+    def html_grid(self, items, alt, per_row=None):
+        shown.append((alt, len(items), per_row))
+        return f'<p class="shown">{alt}</p>'
+
+    monkeypatch.setattr(ImageKind, "html_grid", html_grid)
+    found = sections(write_report(run_dir, tmp_path / "report.html").read_text())
+    for title in IMAGE_SECTIONS:
+        assert '<p class="shown">' in found[title] and "data:image/png" not in found[title], title
+    assert ("samples", 64, 8) in shown and ("reconstructions", 64, 8) in shown  # 32 pairs, 8 a row

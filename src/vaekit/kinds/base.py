@@ -71,15 +71,18 @@ class Kind:
             raise ConfigError(f"--likelihood {model.likelihood} does not fit {self.name} data; use one of "
                               f"{', '.join(self.likelihoods)}")
 
-    def networks(self, cfg: ModelConfig, event_shape: tuple[int, ...], params_per_dim: int
-                 ) -> tuple[nn.Module, nn.Module]:
-        """The encoder (items -> 2 x latent) and decoder (latent -> likelihood parameters) for `cfg.arch`."""
+    def networks(self, cfg: ModelConfig, event_shape: tuple[int, ...], params_per_dim: int,
+                 stats: dict | None = None) -> tuple[nn.Module, nn.Module]:
+        """The encoder (items -> 2 x latent) and decoder (latent -> likelihood parameters) for `cfg.arch`.
+        `stats`: what the training split's data set measured of itself (`data.stats`, saved in the run
+        folder as data_stats.json), e.g. a vocabulary whose size sets a network's width."""
         from vaekit.nets.builders import NETWORKS
 
         return NETWORKS[cfg.arch](cfg, event_shape, params_per_dim)
 
-    def likelihood(self, cfg: ModelConfig, event_shape: tuple[int, ...]) -> nn.Module:
-        """The head that turns the decoder's output into p(x|z) for `cfg.likelihood`."""
+    def likelihood(self, cfg: ModelConfig, event_shape: tuple[int, ...], stats: dict | None = None) -> nn.Module:
+        """The head that turns the decoder's output into p(x|z) for `cfg.likelihood` (`stats` as for
+        `networks`)."""
         from vaekit.distributions.heads import LIKELIHOODS
 
         return LIKELIHOODS[cfg.likelihood](cfg, event_shape)

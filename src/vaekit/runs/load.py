@@ -69,15 +69,16 @@ def load_run(run_dir: str | Path, which: str = "best", device: str | torch.devic
     cfg = read_run_config(run_dir)
     state = read_state(paths.state(which))
     shape = tuple(state["event_shape"])
-    model = build_model(cfg.model, shape, kind=kind_of(cfg.data.dataset))
+    stats = read_stats(paths.root)
+    model = build_model(cfg.model, shape, kind=kind_of(cfg.data.dataset), stats=stats)
     name = state["eval_weights"]
     load_weights(paths.checkpoints / name, model, state["files"].get(name))
-    stats = read_stats(paths.root)
     return Run(dir=paths.root, config=cfg, model=model.to(device).eval(), event_shape=shape, data_stats=stats)
 
 
 def read_stats(run_dir: str | Path) -> dict | None:
-    """The standardisation statistics of an array run's training split, or None (no such file)."""
+    """What a run's training split measured of itself (`data.stats`: an array run's standardisation
+    statistics, a text run's vocabulary), or None (no such file)."""
     p = RunPaths(Path(run_dir)).data_stats
     return json.loads(p.read_text()) if p.is_file() else None
 

@@ -103,14 +103,15 @@ class Trainer:
         self.kind = kind_of(cfg.data.dataset)
         self.kind.check_data(cfg.data)
         self.kind.check(cfg.model)
-        stats = read_stats(run_dir)  # array statistics of the run being resumed (a new run has none)
+        stats = read_stats(run_dir)  # a resumed run keeps what it measured of its data
         self.train_data = self.kind.load_split(cfg.data, "train", stats)
         self.val_data = self.kind.load_split(cfg.data, "val", self.train_data.stats)
         if cfg.model.conditional:  # the label inputs' width, fixed in the saved config
             cfg.model.n_classes = class_count(self.train_data, cfg.model.n_classes)
         torch.manual_seed(t.seed)  # initial weights
         first = self.train_data.take(cfg.model.prior_components).x if cfg.model.prior == "vamp" else None
-        self.model = build_model(cfg.model, self.train_data.event_shape, data=first, kind=self.kind)
+        self.model = build_model(cfg.model, self.train_data.event_shape, data=first, kind=self.kind,
+                                 stats=self.train_data.stats)
         if isinstance(self.train_data, TensorData):
             self.model.init_output_bias(self.train_data.x.mean(0))
         if t.init_from:

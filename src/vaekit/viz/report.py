@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 
-from vaekit.kinds.images.grid import make_grid, reconstruction_pairs
+from vaekit.kinds import kind_of
+from vaekit.kinds.base import Kind
+from vaekit.kinds.images.grid import reconstruction_pairs
 from vaekit.runs.paths import RunPaths
-from vaekit.viz.common import grid_rows, load_items, model_device, shows
+from vaekit.viz.common import grid_rows, load_items, model_device
 
 SAMPLE_ITEMS = 1000  # test items the pictures and the scatter read
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
@@ -50,13 +51,10 @@ def img_tag(png: bytes, alt: str, width: int | None = None) -> str:
     return f'<img src="{png_data_uri(png)}" alt="{html.escape(alt)}"{w}>'
 
 
-def grid_png(images: torch.Tensor, nrow: int | None = None) -> tuple[bytes, int]:
-    """A make_grid picture of (N, C, H, W) images as PNG bytes, and a display width (small images enlarged)."""
-    arr = make_grid(images.clamp(0, 1), nrow)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    scale = max(1, min(4, 64 // images.shape[-1]))
-    return buf.getvalue(), min(arr.shape[1] * scale, 960)
+def rows_html(kind: Kind, rows: torch.Tensor, alt: str) -> str:
+    """Rows of items (R, T, *event) — interpolations, traversals — as the kind shows them, a row each."""
+    items, per_row = grid_rows(rows)  # (R*T, *event)
+    return kind.html_grid(items, alt, per_row)
 
 
 def figure_png(draw: Callable[[io.BytesIO], None]) -> bytes:
@@ -207,22 +205,22 @@ def scatter_section(model: Any, data: Any, seed: int) -> Section:
     return Section("Latent scatter", img_tag(png, "latent scatter") + f'<p class="note">{html.escape(note)}</p>')
 
 
-def samples_section(model: Any, seed: int) -> Section:
+def samples_section(kind: Kind, model: Any, seed: int) -> Section:
     gen = torch.Generator(device=model_device(model)).manual_seed(seed)
-    png, width = grid_png(model.sample(64, generator=gen).cpu(), 8)
-    return Section("Samples", img_tag(png, "samples", width) + '<p class="note">means of p(x|z), z ~ p(z), '
+    grid = kind.html_grid(model.sample(64, generator=gen).cpu(), "samples", 8)
+    return Section("Samples", grid + '<p class="note">means of p(x|z), z ~ p(z), '
                    f"seed {seed}</p>")
 
 
-def reconstructions_section(model: Any, data: Any) -> Section:
+def reconstructions_section(kind: Kind, model: Any, data: Any) -> Section:
     x = data.x[:32]
     pairs, ncol = reconstruction_pairs(x, model.reconstruct(x.to(model_device(model))).cpu())
-    png, width = grid_png(pairs, ncol)
-    return Section("Reconstructions", img_tag(png, "reconstructions", width) + '<p class="note">rows alternate: '
+    grid = kind.html_grid(pairs, "reconstructions", ncol)
+    return Section("Reconstructions", grid + '<p class="note">rows alternate: '
                    "test inputs, then the means of p(x|z) at their posterior means</p>")
 
 
-def interpolations_section(model: Any, data: Any, seed: int, steps: int = 10) -> Section:
+def interpolations_section(kind: Kind, model: Any, data: Any, seed: int, steps: int = 10) -> Section:
     from vaekit.viz.interpolate import choose_pairs, interpolate_inputs, interpolate_prior
 
     pairs = choose_pairs(len(data), 4, seed=seed)
@@ -232,57 +230,55 @@ def interpolations_section(model: Any, data: Any, seed: int, steps: int = 10) ->
               f"linear, between the posterior means of test items {pairs}"),
              (interpolate_prior(model, 4, steps, "slerp", seed), f"slerp, between prior draws (seed {seed})"))
     for paths, what in shown:
-        png, width = grid_png(*grid_rows(paths))
-        body += img_tag(png, what, width) + f'<p class="note">{html.escape(what)}</p>'
+        body += rows_html(kind, paths, what) + f'<p class="note">{html.escape(what)}</p>'
     return Section("Interpolations", body)
 
 
-def traversal_section(model: Any, data: Any, usage: Any, top: int = 10) -> Section:
+def traversal_section(kind: Kind, model: Any, data: Any, usage: Any, top: int = 10) -> Section:
     from vaekit.viz.traverse import traverse
 
     t = traverse(model, data.x, usage=usage, top=top)
-    png, width = grid_png(*grid_rows(t.images))
     rows = "; ".join(t.usage.describe(d) for d in t.dims)
-    return Section("Latent traversals", img_tag(png, "traversals", width) + '<p class="note">one row per dimension, '
+    grid = rows_html(kind, t.images, "traversals")
+    return Section("Latent traversals", grid + '<p class="note">one row per dimension, '
                    f"most used first ({html.escape(rows)}); values {t.values[0]:.1f}..{t.values[-1]:.1f}, others 0</p>")
 
 
-def manifold_section(model: Any, usage: Any, n: int = 15) -> Section:
+def manifold_section(kind: Kind, model: Any, usage: Any, n: int = 15) -> Section:
     from vaekit.viz.manifold import default_dims, manifold
 
     if model.latent_dim < 2:
         return Section("2-D manifold", '<p class="note">skipped: the latent space has 1 dimension</p>')
     dims = default_dims(usage)
-    png, width = grid_png(*grid_rows(manifold(model, n, dims)))
-    return Section("2-D manifold", img_tag(png, "manifold", width) + '<p class="note">Kingma &amp; Welling (2013), '
+    grid = rows_html(kind, manifold(model, n, dims), "manifold")
+    return Section("2-D manifold", grid + '<p class="note">Kingma &amp; Welling (2013), '
                    f"Fig. 4: z{dims[0]} (across) and z{dims[1]} (up) at Gaussian quantiles (i + 0.5)/{n}, others 0</p>")
 
 
-def conditional_sections(model: Any, data: Any, seed: int) -> list[Section]:
+def conditional_sections(kind: Kind, model: Any, data: Any, seed: int) -> list[Section]:
     """A class-conditional model: samples of every class, and test inputs converted to every class."""
     from vaekit.viz.convert import class_samples, conversion_rows
 
     samples = class_samples(model, 8, seed)  # (K, 8, C, H, W)
-    png, width = grid_png(*grid_rows(samples))
     rows = conversion_rows(model, data.x[:8], data.labels[:8])  # (8, 2 + K, C, H, W)
-    png2, width2 = grid_png(*grid_rows(rows))
-    return [Section("Samples by class", img_tag(png, "class samples", width) + '<p class="note">row c: means of '
+    return [Section("Samples by class", rows_html(kind, samples, "class samples") + '<p class="note">row c: means of '
                     f"p(x|z, y=c) for the same 8 draws z ~ p(z) (seed {seed})</p>"),
-            Section("Conversion", img_tag(png2, "conversion", width2) + '<p class="note">each row: a test input, '
+            Section("Conversion", rows_html(kind, rows, "conversion") + '<p class="note">each row: a test input, '
                     "its reconstruction, then its code z = E q(z|x, y) decoded with every class "
                     "(Sohn et al. 2015)</p>")]
 
 
-def image_sections(model: Any, data: Any, seed: int) -> list[Section]:
+def item_sections(kind: Kind, model: Any, data: Any, seed: int) -> list[Section]:
+    """What the model does to items, shown as its kind shows them (`Kind.html_grid`)."""
     from vaekit.viz.usage import dimension_usage
 
     if getattr(model, "n_classes", 0):
-        return conditional_sections(model, data, seed)
+        return conditional_sections(kind, model, data, seed)
 
     usage = dimension_usage(model, data.x)
-    return [samples_section(model, seed), reconstructions_section(model, data),
-            interpolations_section(model, data, seed), traversal_section(model, data, usage),
-            manifold_section(model, usage)]
+    return [samples_section(kind, model, seed), reconstructions_section(kind, model, data),
+            interpolations_section(kind, model, data, seed), traversal_section(kind, model, data, usage),
+            manifold_section(kind, model, usage)]
 
 
 def render_page(title: str, sections: list[Section], summary: str = "") -> str:
@@ -309,14 +305,14 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, which: s
     run = load_run(run_dir, which, device)
     data = load_items(run, "test", SAMPLE_ITEMS, seed)
     sections: list[Section | None] = []
-    images = shows(run, data)
-    if images and len(data) >= 2:
-        sections += image_sections(run.model, data, seed)
-    elif images:  # interpolations, rankings and scatters need two items
-        sections.append(samples_section(run.model, seed))
+    kind = kind_of(run.config.data.dataset)
+    if kind.shows(tuple(run.model.event_shape), data) and len(data) >= 2:
+        sections += item_sections(kind, run.model, data, seed)
+    elif kind.shows(tuple(run.model.event_shape), data):  # interpolations, rankings and scatters need two items
+        sections.append(samples_section(kind, run.model, seed))
     else:
-        sections.append(Section("Pictures", '<p class="note">skipped: the data (event shape '
-                                f"{tuple(run.model.event_shape)}) are not images</p>"))
+        sections.append(Section("Pictures", f'<p class="note">skipped: {kind.name} data (event shape '
+                                f"{tuple(run.model.event_shape)}) have no picture</p>"))
     if len(data) >= 2:
         sections.append(scatter_section(run.model, data, seed))
     sections += [curves_section(run), metrics_section(run), config_section(run)]
