@@ -114,7 +114,7 @@ def test_report_shows_items_as_their_kind_shows_them(run_dir, tmp_path, monkeypa
 
     shown = []
 
-    def html_grid(self, items, alt, per_row=None):
+    def html_grid(self, items, alt, per_row=None, stats=None):
         shown.append((alt, len(items), per_row))
         return f'<p class="shown">{alt}</p>'
 

@@ -80,9 +80,10 @@ def write_items(run: Any, items: Any, out: Path, per_row: int | None = None) -> 
     from vaekit.kinds import kind_of
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out.with_suffix(".npy"), items.detach().cpu().float().numpy())
+    np.save(out.with_suffix(".npy"), items.detach().cpu().numpy())
     kind = kind_of(run.config.data.dataset)
-    written = [] if out.suffix == ".npy" or not kind.shows(run.event_shape) else kind.write_grid(items, out, per_row)
+    shown = out.suffix != ".npy" and kind.shows(run.event_shape)
+    written = kind.write_grid(items, out, per_row, run.data_stats) if shown else []
     print(f"wrote {' and '.join(str(p) for p in [*written, out.with_suffix('.npy')])}")
 
 

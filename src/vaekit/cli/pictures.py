@@ -156,10 +156,10 @@ def save_rows(run: Any, rows: Any, out: Path, images: bool) -> None:
     from vaekit.viz.common import grid_rows
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out.with_suffix(".npy"), rows.detach().cpu().float().numpy())
+    np.save(out.with_suffix(".npy"), rows.detach().cpu().numpy())
     if images:
         items, per_row = grid_rows(rows)
-        kind_of(run.config.data.dataset).write_grid(items, out, per_row)
+        kind_of(run.config.data.dataset).write_grid(items, out, per_row, run.data_stats)
         print(f"wrote {out} ({rows.shape[0]} rows x {rows.shape[1]}) and {out.with_suffix('.npy')}")
     else:
         print(f"wrote {out.with_suffix('.npy')} {tuple(rows.shape)}: the data are not images, so no PNG")

@@ -97,12 +97,14 @@ class Kind:
         person."""
         return False
 
-    def write_grid(self, items: torch.Tensor, out: Path, per_row: int | None = None) -> list[Path]:
+    def write_grid(self, items: torch.Tensor, out: Path, per_row: int | None = None,
+                   stats: dict | None = None) -> list[Path]:
         """Items (N, *event) — samples, reconstruction pairs, rows of interpolations or traversals — written
         for a person at `out`, `per_row` to a row; the files written (none where the kind shows nothing:
-        callers save the raw values as .npy themselves)."""
+        callers save the raw values as .npy themselves). `stats`: the run's `data.stats` (e.g. the
+        vocabulary that turns token ids into words)."""
         return []
 
-    def html_grid(self, items: torch.Tensor, alt: str, per_row: int | None = None) -> str:
+    def html_grid(self, items: torch.Tensor, alt: str, per_row: int | None = None, stats: dict | None = None) -> str:
         """The same items as a piece of a self-contained HTML page (the report, the explorer)."""
         return f'<p class="note">{alt}: {tuple(items.shape)} values, not shown</p>'

@@ -31,15 +31,16 @@ class EpochPictures:
         gen = torch.Generator(device=device).manual_seed(cfg.train.seed)  # same z every epoch
         cond = cfg.model.conditional
         y = torch.arange(n, device=device) % k if cond else None  # conditional: column j shows class j
-        samples = m.sample(n, generator=gen, y=y).clamp(0, 1)
+        samples = m.sample(n, generator=gen, y=y)
         val = event.val_data.take(max(1, n // 2))
         x, y = val.x.to(device), val.labels.to(device) if cond else None
-        pairs, ncol = reconstruction_pairs(x, m.reconstruct(x, y).clamp(0, 1))
+        pairs, ncol = reconstruction_pairs(x, m.reconstruct(x, y))
+        stats = getattr(event.val_data, "stats", None)  # e.g. the vocabulary of a text run
         for name, sub, items, nrow in (("samples", "samples", samples, k if cond else None),
                                        ("reconstructions", "recon", pairs, ncol)):
             for out in (event.run_dir / sub / f"epoch_{event.epoch:04d}.png", event.run_dir / f"{name}.png"):
-                event.kind.write_grid(items, out, nrow)
-                np.save(out.with_suffix(".npy"), items.detach().cpu().float().numpy())
+                event.kind.write_grid(items, out, nrow, stats)
+                np.save(out.with_suffix(".npy"), items.detach().cpu().numpy())
 
     def on_train_end(self, run_dir: Path, config: Config) -> None:
         pass

@@ -10,6 +10,7 @@ small test sample, so a report of a small model takes a few seconds. Runs whose 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import json
@@ -22,7 +23,6 @@ from typing import Any
 import torch
 
 from vaekit.kinds import kind_of
-from vaekit.kinds.base import Kind
 from vaekit.kinds.images.grid import reconstruction_pairs
 from vaekit.runs.paths import RunPaths
 from vaekit.viz.common import grid_rows, load_items, model_device
@@ -34,6 +34,9 @@ img{image-rendering:pixelated;max-width:100%}table{border-collapse:collapse;font
 td,th{padding:2px 10px;border-bottom:1px solid #eee;text-align:left}pre{background:#f6f6f6;padding:1em;
 overflow-x:auto;font-size:.85em}p.note{color:#666}p.summary{font-size:1.1em;line-height:1.5}
 summary{cursor:pointer;color:#444}"""
+
+
+Show = Callable[..., str]  # show(items, alt, per_row=None) -> HTML: the run's kind's html_grid
 
 
 @dataclass
@@ -51,10 +54,10 @@ def img_tag(png: bytes, alt: str, width: int | None = None) -> str:
     return f'<img src="{png_data_uri(png)}" alt="{html.escape(alt)}"{w}>'
 
 
-def rows_html(kind: Kind, rows: torch.Tensor, alt: str) -> str:
+def rows_html(show: Show, rows: torch.Tensor, alt: str) -> str:
     """Rows of items (R, T, *event) — interpolations, traversals — as the kind shows them, a row each."""
     items, per_row = grid_rows(rows)  # (R*T, *event)
-    return kind.html_grid(items, alt, per_row)
+    return show(items, alt, per_row)
 
 
 def figure_png(draw: Callable[[io.BytesIO], None]) -> bytes:
@@ -205,22 +208,22 @@ def scatter_section(model: Any, data: Any, seed: int) -> Section:
     return Section("Latent scatter", img_tag(png, "latent scatter") + f'<p class="note">{html.escape(note)}</p>')
 
 
-def samples_section(kind: Kind, model: Any, seed: int) -> Section:
+def samples_section(show: Show, model: Any, seed: int) -> Section:
     gen = torch.Generator(device=model_device(model)).manual_seed(seed)
-    grid = kind.html_grid(model.sample(64, generator=gen).cpu(), "samples", 8)
+    grid = show(model.sample(64, generator=gen).cpu(), "samples", 8)
     return Section("Samples", grid + '<p class="note">means of p(x|z), z ~ p(z), '
                    f"seed {seed}</p>")
 
 
-def reconstructions_section(kind: Kind, model: Any, data: Any) -> Section:
+def reconstructions_section(show: Show, model: Any, data: Any) -> Section:
     x = data.x[:32]
     pairs, ncol = reconstruction_pairs(x, model.reconstruct(x.to(model_device(model))).cpu())
-    grid = kind.html_grid(pairs, "reconstructions", ncol)
+    grid = show(pairs, "reconstructions", ncol)
     return Section("Reconstructions", grid + '<p class="note">rows alternate: '
                    "test inputs, then the means of p(x|z) at their posterior means</p>")
 
 
-def interpolations_section(kind: Kind, model: Any, data: Any, seed: int, steps: int = 10) -> Section:
+def interpolations_section(show: Show, model: Any, data: Any, seed: int, steps: int = 10) -> Section:
     from vaekit.viz.interpolate import choose_pairs, interpolate_inputs, interpolate_prior
 
     pairs = choose_pairs(len(data), 4, seed=seed)
@@ -230,55 +233,55 @@ def interpolations_section(kind: Kind, model: Any, data: Any, seed: int, steps: 
               f"linear, between the posterior means of test items {pairs}"),
              (interpolate_prior(model, 4, steps, "slerp", seed), f"slerp, between prior draws (seed {seed})"))
     for paths, what in shown:
-        body += rows_html(kind, paths, what) + f'<p class="note">{html.escape(what)}</p>'
+        body += rows_html(show, paths, what) + f'<p class="note">{html.escape(what)}</p>'
     return Section("Interpolations", body)
 
 
-def traversal_section(kind: Kind, model: Any, data: Any, usage: Any, top: int = 10) -> Section:
+def traversal_section(show: Show, model: Any, data: Any, usage: Any, top: int = 10) -> Section:
     from vaekit.viz.traverse import traverse
 
     t = traverse(model, data.x, usage=usage, top=top)
     rows = "; ".join(t.usage.describe(d) for d in t.dims)
-    grid = rows_html(kind, t.images, "traversals")
+    grid = rows_html(show, t.images, "traversals")
     return Section("Latent traversals", grid + '<p class="note">one row per dimension, '
                    f"most used first ({html.escape(rows)}); values {t.values[0]:.1f}..{t.values[-1]:.1f}, others 0</p>")
 
 
-def manifold_section(kind: Kind, model: Any, usage: Any, n: int = 15) -> Section:
+def manifold_section(show: Show, model: Any, usage: Any, n: int = 15) -> Section:
     from vaekit.viz.manifold import default_dims, manifold
 
     if model.latent_dim < 2:
         return Section("2-D manifold", '<p class="note">skipped: the latent space has 1 dimension</p>')
     dims = default_dims(usage)
-    grid = rows_html(kind, manifold(model, n, dims), "manifold")
+    grid = rows_html(show, manifold(model, n, dims), "manifold")
     return Section("2-D manifold", grid + '<p class="note">Kingma &amp; Welling (2013), '
                    f"Fig. 4: z{dims[0]} (across) and z{dims[1]} (up) at Gaussian quantiles (i + 0.5)/{n}, others 0</p>")
 
 
-def conditional_sections(kind: Kind, model: Any, data: Any, seed: int) -> list[Section]:
+def conditional_sections(show: Show, model: Any, data: Any, seed: int) -> list[Section]:
     """A class-conditional model: samples of every class, and test inputs converted to every class."""
     from vaekit.viz.convert import class_samples, conversion_rows
 
     samples = class_samples(model, 8, seed)  # (K, 8, C, H, W)
     rows = conversion_rows(model, data.x[:8], data.labels[:8])  # (8, 2 + K, C, H, W)
-    return [Section("Samples by class", rows_html(kind, samples, "class samples") + '<p class="note">row c: means of '
+    return [Section("Samples by class", rows_html(show, samples, "class samples") + '<p class="note">row c: means of '
                     f"p(x|z, y=c) for the same 8 draws z ~ p(z) (seed {seed})</p>"),
-            Section("Conversion", rows_html(kind, rows, "conversion") + '<p class="note">each row: a test input, '
+            Section("Conversion", rows_html(show, rows, "conversion") + '<p class="note">each row: a test input, '
                     "its reconstruction, then its code z = E q(z|x, y) decoded with every class "
                     "(Sohn et al. 2015)</p>")]
 
 
-def item_sections(kind: Kind, model: Any, data: Any, seed: int) -> list[Section]:
+def item_sections(show: Show, model: Any, data: Any, seed: int) -> list[Section]:
     """What the model does to items, shown as its kind shows them (`Kind.html_grid`)."""
     from vaekit.viz.usage import dimension_usage
 
     if getattr(model, "n_classes", 0):
-        return conditional_sections(kind, model, data, seed)
+        return conditional_sections(show, model, data, seed)
 
     usage = dimension_usage(model, data.x)
-    return [samples_section(kind, model, seed), reconstructions_section(kind, model, data),
-            interpolations_section(kind, model, data, seed), traversal_section(kind, model, data, usage),
-            manifold_section(kind, model, usage)]
+    return [samples_section(show, model, seed), reconstructions_section(show, model, data),
+            interpolations_section(show, model, data, seed), traversal_section(show, model, data, usage),
+            manifold_section(show, model, usage)]
 
 
 def render_page(title: str, sections: list[Section], summary: str = "") -> str:
@@ -306,10 +309,11 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, which: s
     data = load_items(run, "test", SAMPLE_ITEMS, seed)
     sections: list[Section | None] = []
     kind = kind_of(run.config.data.dataset)
+    show = functools.partial(kind.html_grid, stats=run.data_stats)  # e.g. a text run's vocabulary
     if kind.shows(tuple(run.model.event_shape), data) and len(data) >= 2:
-        sections += item_sections(kind, run.model, data, seed)
+        sections += item_sections(show, run.model, data, seed)
     elif kind.shows(tuple(run.model.event_shape), data):  # interpolations, rankings and scatters need two items
-        sections.append(samples_section(kind, run.model, seed))
+        sections.append(samples_section(show, run.model, seed))
     else:
         sections.append(Section("Pictures", f'<p class="note">skipped: {kind.name} data (event shape '
                                 f"{tuple(run.model.event_shape)}) have no picture</p>"))

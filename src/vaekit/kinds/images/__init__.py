@@ -60,12 +60,12 @@ class ImageKind(Kind):
         shape = tuple(event_shape)
         return bool(getattr(data, "is_image", True)) and len(shape) == 3 and shape[0] in (1, 3)
 
-    def write_grid(self, items: Any, out: Path, per_row: int | None = None) -> list[Path]:
+    def write_grid(self, items: Any, out: Path, per_row: int | None = None, stats: dict | None = None) -> list[Path]:
         from vaekit.kinds.images.grid import make_grid, save_png
 
         return [save_png(make_grid(items.detach().cpu().float().clamp(0, 1), per_row), out)]
 
-    def html_grid(self, items: Any, alt: str, per_row: int | None = None) -> str:
+    def html_grid(self, items: Any, alt: str, per_row: int | None = None, stats: dict | None = None) -> str:
         from vaekit.kinds.images.grid import grid_html
 
         return grid_html(items, alt, per_row)
