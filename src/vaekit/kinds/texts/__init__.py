@@ -53,14 +53,16 @@ class TextKind(Kind):
     # --- model ----------------------------------------------------------------------------------
     def networks(self, cfg: Any, event_shape: tuple[int, ...], params_per_dim: int,
                  stats: dict | None = None) -> tuple[torch.nn.Module, torch.nn.Module]:
+        size = vocabulary_size(stats)  # checked before the networks' module is imported
         from vaekit.kinds.texts.nets import text_networks
 
-        return text_networks(cfg, event_shape, vocabulary_size(stats))
+        return text_networks(cfg, event_shape, size)
 
     def likelihood(self, cfg: Any, event_shape: tuple[int, ...], stats: dict | None = None) -> torch.nn.Module:
+        size = vocabulary_size(stats)  # checked before the networks' module is imported
         from vaekit.kinds.texts.nets import text_likelihood
 
-        return text_likelihood(cfg, event_shape, vocabulary_size(stats))
+        return text_likelihood(cfg, event_shape, size)
 
     def unit(self, model: Any, data: Any) -> Unit | None:
         """nats per token, the tokens of an item counting its `<eos>` (as He et al. 2019 count them): the
