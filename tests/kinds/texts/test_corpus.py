@@ -12,8 +12,8 @@ import torch
 
 from vaekit.cli import build_parser
 from vaekit.config import DataConfig
-from vaekit.errors import ConfigError, DataError
 from vaekit.data.base import SPLITS
+from vaekit.errors import ConfigError, DataError
 from vaekit.kinds import kind_of, load_path, load_split
 from vaekit.kinds.texts import read_split
 from vaekit.kinds.texts.vocab import EOS, UNK, Vocabulary
@@ -103,9 +103,9 @@ def test_unreadable_files_are_errors_that_name_the_file_and_line(tmp_path):
     (d / "valid.txt").unlink()
     with pytest.raises(DataError, match=rf"^{d / 'valid.txt'} is missing$"):
         load_split(text_cfg(d), "val", stats=stats)
-    with pytest.raises(DataError, match="--data-dir .*nowhere does not exist"):
+    with pytest.raises(DataError, match=r"--data-dir .*nowhere does not exist"):
         load_split(text_cfg(tmp_path / "nowhere"), "train")
-    with pytest.raises(DataError, match="found neither train.txt nor train.K"):
+    with pytest.raises(DataError, match=r"found neither train\.txt nor train\.K"):
         load_split(text_cfg(write(tmp_path / "empty", {})), "train")
     with pytest.raises(ConfigError, match="--data text needs --data-dir"):
         load_split(DataConfig(dataset="text"), "train")
@@ -117,7 +117,7 @@ def test_new_inputs_read_with_the_runs_vocabulary(tmp_path):
     stats = {"vocabulary": ["<pad>", "<unk>", "<bos>", "<eos>", "the", "cat", "sat"]}
     data = load_path(f, DataConfig(dataset="text-shapes", max_length=3), stats=stats)
     assert data.x.tolist() == [[4, 5, EOS, 0], [4, UNK, 6, EOS]]  # cut to --max-length 3
-    with pytest.raises(DataError, match="the run's data_stats.json: expected a 'vocabulary' list"):
+    with pytest.raises(DataError, match=r"the run's data_stats\.json: expected a 'vocabulary' list"):
         load_path(f, DataConfig(dataset="text-shapes"))
     with pytest.raises(DataError, match="is a folder; give a text file"):
         load_path(tmp_path, DataConfig(dataset="text-shapes"), stats=stats)
@@ -182,7 +182,7 @@ def test_yelp_counts_labels_and_vocabulary():
 
 def test_yelp_without_its_files_names_vaekit_data(monkeypatch, tmp_path):
     monkeypatch.delenv("VAEKIT_DATA", raising=False)
-    with pytest.raises(DataError, match="(?s)yelp files not found.*VAEKIT_DATA is not set"):
+    with pytest.raises(DataError, match=r"(?s)yelp files not found.*VAEKIT_DATA is not set"):
         load_split(DataConfig(dataset="yelp"), "train")
     monkeypatch.setenv("VAEKIT_DATA", str(tmp_path))
     with pytest.raises(DataError, match=f"set VAEKIT_DATA=DIR, or give --data-dir; looked in:\n  {tmp_path / 'yelp'}"):

@@ -65,7 +65,7 @@ def test_every_factor_is_read_back_from_the_words_of_the_sentence():
         read = torch.tensor([factors_of_words(t.split()) for t in texts(data)])
         assert torch.equal(read, factors)
         assert torch.equal(data.labels, factors[:, 0])  # the label is the object
-    assert factors_of_words("a red square moves left .".split()) == (0, 0, -1, 0)  # no size said
+    assert factors_of_words(["a", "red", "square", "moves", "left", "."]) == (0, 0, -1, 0)  # no size said
 
 
 def test_every_value_of_every_factor_and_every_wording_occurs():
@@ -79,8 +79,8 @@ def test_every_value_of_every_factor_and_every_wording_occurs():
     # 6 templates x 2 determiners x 3 adverbs: the same meaning is said in 36 ways
     assert len(skeletons) == len(TEMPLATES) * len(DETERMINERS) * len(ADVERBS) == 36
     assert len(vocab_words) == 4 + 44  # the specials and the grammar's 44 words
-    assert sentence((0, 0, 1, 0, 0, 0, 0)) == "a small red square moves left .".split()
-    assert sentence((3, 2, 3, 4, 2, 0, 2)) == "there is a huge blue star , spinning around quickly .".split()
+    assert sentence((0, 0, 1, 0, 0, 0, 0)) == ["a", "small", "red", "square", "moves", "left", "."]
+    assert " ".join(sentence((3, 2, 3, 4, 2, 0, 2))) == "there is a huge blue star , spinning around quickly ."
 
 
 def test_subset_and_max_length_are_checked():

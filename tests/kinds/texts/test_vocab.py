@@ -89,10 +89,12 @@ def test_an_empty_vocabulary_and_malformed_stats_are_clear_errors():
         Vocabulary(SPECIALS)
     with pytest.raises(DataError, match=r"data_stats.json: expected a 'vocabulary' list of token strings .* no data"):
         Vocabulary.from_stats(None)
-    with pytest.raises(DataError, match="data_stats.json: expected a 'vocabulary' list .* got NoneType"):
+    with pytest.raises(DataError, match=r"data_stats.json: expected a 'vocabulary' list .* got no 'vocabulary' entry"):
         Vocabulary.from_stats({"mean": [0.0]})
-    with pytest.raises(DataError, match="data_stats.json: a vocabulary starts with <pad>, <unk>, <bos>, <eos>; "
-                                        "this one starts with 'the'"):
+    with pytest.raises(DataError, match=r"data_stats.json: a vocabulary starts with <pad>, <unk>, <bos>, <eos>; "
+                                        r"this one starts with 'the'"):
         Vocabulary.from_stats({"vocabulary": ["the", "cat"]})
+    with pytest.raises(DataError, match="got a list with non-strings"):
+        Vocabulary.from_stats({"vocabulary": [*SPECIALS, 7]})
     with pytest.raises(DataError, match="'cat' appear twice"):
         Vocabulary.from_stats({"vocabulary": [*SPECIALS, "cat", "the", "cat"]})

@@ -63,8 +63,9 @@ class Vocabulary:
         """The vocabulary a run keeps in its data stats (`to_stats`)."""
         tokens = None if not isinstance(stats, dict) else stats.get("vocabulary")
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-            raise DataError(f"{where}: expected a 'vocabulary' list of token strings (text data), got "
-                            f"{type(tokens).__name__ if stats is not None else 'no data stats'}")
+            got = ("no data stats" if stats is None else "no 'vocabulary' entry" if tokens is None else
+                   f"a {type(tokens).__name__}" if not isinstance(tokens, list) else "a list with non-strings")
+            raise DataError(f"{where}: expected a 'vocabulary' list of token strings (text data), got {got}")
         try:
             return cls(tuple(tokens))
         except DataError as e:
