@@ -22,10 +22,10 @@ SPLITS = ("train", "val", "test")
 
 @dataclass
 class TensorData:
-    x: torch.Tensor                    # (N, *event_shape) float32; images (N, C, H, W) in [0, 1]
+    x: torch.Tensor                    # (N, *event_shape): images (N, C, H, W) float32 in [0, 1]; sentences (N, T) ids
     labels: torch.Tensor | None = None  # (N,) int64 classes, (N, F) float32 factors, or None
     binarize: str = "none"             # "dynamic": iterate_batches draws a fresh Bernoulli sample
-    stats: dict | None = None          # array data: {"mean": [...], "std": [...]} of the train split
+    stats: dict | None = None          # of the train split: {"mean": [...], "std": [...]}, {"vocabulary": [...]}
     label_names: list[str] | None = None
     is_image: bool = True
     kind: str = "images"               # the name of its kind of data (`vaekit.kinds`)
