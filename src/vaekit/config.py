@@ -18,6 +18,7 @@ from typing import Any
 from vaekit.errors import ConfigError
 
 BINARIZE = ("none", "dynamic", "static")
+LONG_LINES = ("truncate", "refuse")
 ARCHS = ("mlp", "conv", "resnet", "resmlp")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "silu", "softplus")
 LIKELIHOODS = ("bernoulli", "bernoulli_ar", "gaussian", "logistic", "logistic_mixture")
@@ -68,20 +69,31 @@ def _finite_floats(obj: Any) -> None:
 
 @dataclass
 class DataConfig:
-    dataset: str = _f("shapes", "dataset: shapes (built in), mnist, folder (images), array (.npy/.npz)",
-                      flag="data")
+    dataset: str = _f("shapes", "dataset: shapes (built in), mnist, folder (images), array (.npy/.npz), "
+                                "text-shapes (built-in sentences), yelp, text (sentences)", flag="data")
     data_dir: str | None = _f(None, "mnist: folder with the four IDX .gz files; folder: image folder; "
-                                    "array: the .npy/.npz file")
+                                    "array: the .npy/.npz file; text: a folder with train.txt/valid.txt/test.txt "
+                                    "or train.0/train.1/... (label = suffix), or one file split 90/5/5")
     image_size: int | None = _f(None, "image side in pixels (shapes: 32 by default; folder: 64; mnist: 28)")
     channels: int | None = _f(None, "folder images: 1 (grayscale) or 3 (RGB, the default)")
     binarize: str = _f("none", "none (grayscale in [0,1]), dynamic (a fresh Bernoulli draw of every batch), "
                                "static (one fixed draw for the data seed)")
-    subset: int = _f(20000, "shapes: how many images are drawn from the 737,280-image factor grid")
+    subset: int = _f(20000, "shapes: how many images are drawn from the 737,280-image factor grid; text-shapes: "
+                            "how many sentences from its 25,920-sentence grid")
     val_fraction: float = _f(0.1, "shapes/folder/array: fraction held out for validation (and as much for test)")
     data_seed: int = _f(0, "seed of the data itself (shapes subset, static binarization, splits)")
     in_memory: bool = _f(True, "hold the data as one tensor; false: folder images are decoded lazily by "
                                "DataLoader workers")
     workers: int = _f(0, "DataLoader worker processes when --in-memory is false")
+    # sentences (text-shapes, yelp, text): docs/texts.md
+    max_length: int = _f(40, "sentences: the most tokens an item holds (its <eos> comes on top)")
+    long_lines: str = _f("truncate", "sentences longer than --max-length: truncate (cut them, and log how many) or "
+                                     "refuse (an error naming the file and line)")
+    min_count: int = _f(1, "sentences: a token enters the vocabulary when the training split holds it this often; "
+                           "rarer ones read as <unk>")
+    max_vocab: int = _f(0, "sentences: keep at most this many of the most frequent tokens (ties in alphabetical "
+                           "order; the 4 special tokens come on top; 0 = no cap)")
+    lowercase: bool = _f(False, "sentences: lower-case the text before splitting it into tokens at whitespace")
 
     def __post_init__(self) -> None:
         _finite_floats(self)
@@ -96,6 +108,10 @@ class DataConfig:
             _choice("channels", self.channels, (1, 3))
         _positive("subset", self.subset)
         _positive("workers", self.workers, allow_zero=True)
+        _positive("max-length", self.max_length)
+        _choice("long-lines", self.long_lines, LONG_LINES)
+        _positive("min-count", self.min_count)
+        _positive("max-vocab", self.max_vocab, allow_zero=True)
         if not 0.0 < self.val_fraction < 0.5:
             raise ConfigError(f"val-fraction={self.val_fraction} must lie in (0, 0.5)")
         _seed("data-seed", self.data_seed)

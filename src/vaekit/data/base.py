@@ -22,13 +22,16 @@ SPLITS = ("train", "val", "test")
 
 @dataclass
 class TensorData:
-    x: torch.Tensor                    # (N, *event_shape) float32; images (N, C, H, W) in [0, 1]
+    x: torch.Tensor                    # (N, *event_shape): images (N, C, H, W) float32 in [0, 1]; sentences (N, T) ids
     labels: torch.Tensor | None = None  # (N,) int64 classes, (N, F) float32 factors, or None
     binarize: str = "none"             # "dynamic": iterate_batches draws a fresh Bernoulli sample
-    stats: dict | None = None          # array data: {"mean": [...], "std": [...]} of the train split
+    stats: dict | None = None          # of the train split: {"mean": [...], "std": [...]}, {"vocabulary": [...]}
     label_names: list[str] | None = None
     is_image: bool = True
     kind: str = "images"               # the name of its kind of data (`vaekit.kinds`)
+    # (N,) int64, for items padded at the end (sentences: ids, <eos>, then 0s): item i's real steps are
+    # x[i, :lengths[i]]. Set, it makes iterate_batches bucket items by length and trim every batch.
+    lengths: torch.Tensor | None = None
 
     @property
     def event_shape(self) -> tuple[int, ...]:
@@ -39,7 +42,8 @@ class TensorData:
 
     def take(self, n: int) -> TensorData:
         """The first n items."""
-        return replace(self, x=self.x[:n], labels=None if self.labels is None else self.labels[:n])
+        return replace(self, x=self.x[:n], labels=None if self.labels is None else self.labels[:n],
+                       lengths=None if self.lengths is None else self.lengths[:n])
 
 
 def class_count(data: Any, n_classes: int = 0) -> int:
@@ -127,6 +131,9 @@ def iterate_batches(data: Any, batch_size: int, *, generator: torch.Generator | 
     if not isinstance(data, TensorData):  # the same draws as in memory: lazily decoded items are on the CPU
         yield from _loader_batches(data, batch_size, order, rng, drop_last)
         return
+    if data.lengths is not None:
+        yield from _bucketed_batches(data, batch_size, order, generator, drop_last)
+        return
     item = math.prod(data.x.shape[1:])
     stop = n - n % batch_size if drop_last else n
     for lo in range(0, stop, batch_size):
@@ -135,6 +142,41 @@ def iterate_batches(data: Any, batch_size: int, *, generator: torch.Generator | 
         x = data.x[lo:hi] if idx is None else data.x.index_select(0, idx)
         y = None if data.labels is None else data.labels[lo:hi] if idx is None else data.labels.index_select(0, idx)
         yield (binarize(x, rng, lo * item) if data.binarize == "dynamic" else x), y
+
+
+BUCKET_WINDOW = 50  # batches whose items are sorted by length together
+
+
+def _bucketed_batches(data: TensorData, batch_size: int, order: torch.Tensor | None,
+                      generator: torch.Generator | None, drop_last: bool
+                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Batches of padded items (`data.lengths`), each cut to its longest item. Shuffled (`order`): the
+    epoch's permutation is cut into windows of BUCKET_WINDOW batches, each window sorted by length, cut
+    into batches, and the batches are handed out in a random order, so a batch holds items of about one
+    length (little padding) drawn from anywhere in the data."""
+    if data.binarize != "none":
+        raise ConfigError("length-bucketed data (TensorData.lengths) are integer items: they take no binarization")
+    n, lengths, shuffled = len(data), data.lengths, order is not None
+    if n == 0:
+        return
+    if order is None:
+        order = torch.arange(n)
+    else:
+        window = batch_size * BUCKET_WINDOW
+        parts = []
+        for lo in range(0, n, window):
+            part = order[lo:lo + window]
+            parts.append(part[torch.sort(lengths[part], stable=True).indices])  # ascending within the window
+        order = torch.cat(parts)
+    stop = n - n % batch_size if drop_last else n
+    starts = torch.arange(0, stop, batch_size)
+    if shuffled:
+        starts = starts[torch.randperm(len(starts), generator=generator)]
+    for lo in starts.tolist():
+        idx = order[lo:min(lo + batch_size, stop)]
+        longest = int(lengths[idx].max())
+        x = data.x.index_select(0, idx)[:, :longest]  # (B, T) with T = the batch's longest item
+        yield x, None if data.labels is None else data.labels.index_select(0, idx)
 
 
 def _loader_batches(data: Any, batch_size: int, order: torch.Tensor | None,

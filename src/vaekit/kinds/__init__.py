@@ -11,8 +11,9 @@ from vaekit.errors import ConfigError, DataError
 from vaekit.kinds.arrays import ArrayKind
 from vaekit.kinds.base import Kind, Unit
 from vaekit.kinds.images import ImageKind
+from vaekit.kinds.texts import TextKind
 
-KINDS: tuple[Kind, ...] = (ImageKind(), ArrayKind())
+KINDS: tuple[Kind, ...] = (ImageKind(), ArrayKind(), TextKind())
 
 
 def dataset_names() -> tuple[str, ...]:
@@ -50,5 +51,5 @@ def load_path(path: str | Path, cfg: Any, *, stats: dict | None = None) -> Any:
     return kind_of(cfg.dataset).load_path(p, cfg, stats)
 
 
-__all__ = ["KINDS", "ArrayKind", "ImageKind", "Kind", "Unit", "dataset_names", "kind_named", "kind_of", "load_path",
-           "load_split"]
+__all__ = ["KINDS", "ArrayKind", "ImageKind", "Kind", "TextKind", "Unit", "dataset_names", "kind_named", "kind_of",
+           "load_path", "load_split"]
