@@ -19,9 +19,9 @@ from vaekit.errors import ConfigError
 
 BINARIZE = ("none", "dynamic", "static")
 LONG_LINES = ("truncate", "refuse")
-ARCHS = ("mlp", "conv", "resnet", "resmlp")
+ARCHS = ("mlp", "conv", "resnet", "resmlp", "lstm", "lm")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "silu", "softplus")
-LIKELIHOODS = ("bernoulli", "bernoulli_ar", "gaussian", "logistic", "logistic_mixture")
+LIKELIHOODS = ("bernoulli", "bernoulli_ar", "gaussian", "logistic", "logistic_mixture", "categorical")
 PRIORS = ("standard", "mog", "vamp")
 VARIANCES = ("fixed", "global", "per_dim")
 KL_ESTIMATORS = ("analytic", "mc")
@@ -122,8 +122,9 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     arch: str = _f("mlp", "networks: mlp, conv, resnet (residual conv blocks; Kingma et al. 2016, vdvae) or "
-                          "resmlp (a residual MLP: one block per --hidden size after the first, all equal)",
-                   flag="model")
+                          "resmlp (a residual MLP: one block per --hidden size after the first, all equal); "
+                          "sentences: lstm (their default: the sentence VAE of Bowman et al. 2016) or lm (the "
+                          "same decoder without z: a language model)", flag="model")
     hidden: list[int] = _f([400], "hidden layer sizes of the MLP (repeat the flag or give a comma list); "
                                   "conv, resnet: the first is the width of the linear layer between the feature "
                                   "map and z; resmlp: all sizes equal")
@@ -140,7 +141,8 @@ class ModelConfig:
                                      "(Ladder VAE, Sønderby et al. 2016)")
     likelihood: str = _f("bernoulli", "p(x|z): bernoulli (binary or [0,1] data, from logits), bernoulli_ar (the same "
                                       "with an autoregressive term over the preceding pixels), gaussian, or for "
-                                      "8-bit images logistic / logistic_mixture (discretized, Salimans et al. 2017)")
+                                      "8-bit images logistic / logistic_mixture (discretized, Salimans et al. 2017); "
+                                      "sentences: categorical (their default: an LSTM's softmax over the vocabulary)")
     ar_context: int = _f(56, "bernoulli_ar: pixels before each pixel, in raster order, that its logit reads "
                              "(56: two rows of a 28x28 image)")
     n_mix: int = _f(5, "logistic_mixture: logistic components per sub-pixel")
@@ -160,6 +162,13 @@ class ModelConfig:
     conditional: bool = _f(False, "class-conditional VAE (Sohn et al. 2015): encoder and decoder also see the "
                                   "one-hot class label; needs data with integer class labels")
     n_classes: int = _f(0, "conditional VAE: number of classes (0 = from the training labels)")
+    # sentences (--model lstm / lm): docs/texts.md
+    embed_dim: int = _f(128, "lstm/lm: width of the token embeddings")
+    rnn_hidden: int = _f(256, "lstm/lm: width of the encoder's and the decoder's LSTM state")
+    bidirectional: bool = _f(False, "lstm: the encoder reads the sentence in both directions")
+    word_dropout: float = _f(0.0, "lstm/lm: in training, replace each decoder input token by <unk> with this "
+                                  "probability, so the decoder must use z (Bowman et al. 2016, sec. 3.3)")
+    tie_embeddings: bool = _f(False, "lstm/lm: the output layer reuses the input embedding (Press & Wolf 2017)")
 
     def __post_init__(self) -> None:
         _finite_floats(self)
@@ -193,6 +202,10 @@ class ModelConfig:
         if self.dropout > 0 and self.arch != "mlp":
             raise ConfigError(f"--dropout applies to --model mlp networks only, not --model {self.arch}")
         _positive("sigma", self.sigma)
+        _positive("embed-dim", self.embed_dim)
+        _positive("rnn-hidden", self.rnn_hidden)
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise ConfigError(f"word-dropout={self.word_dropout} must lie in [0, 1)")
         if self.likelihood == "gaussian" and self.variance != "fixed" and math.log(self.sigma) < self.min_log_scale:
             raise ConfigError(f"--sigma {self.sigma} starts the learned variance below its floor "
                               f"exp(min-log-scale) = {math.exp(self.min_log_scale):.3g}")
@@ -288,6 +301,9 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        from vaekit.kinds import kind_of
+
+        kind_of(self.data.dataset).fill_defaults(self.model)
         if self.model.likelihood.startswith("logistic") and self.data.binarize != "none":
             raise ConfigError(f"--likelihood {self.model.likelihood} models 8-bit pixel values; it needs "
                               f"--binarize none (got {self.data.binarize})")

@@ -153,5 +153,6 @@ def iwae_bound(model: torch.nn.Module, x: torch.Tensor, k: int, *, chunk: int | 
         distortion = distortion - log_px_z.sum(0)
         rate = rate + log_ratio.sum(0)
     lse = torch.logsumexp(torch.stack(lse_parts), dim=0) if len(lse_parts) > 1 else lse_parts[0]
-    bound = (lse - math.log(k)).to(x.dtype)  # (B,)
+    dtype = x.dtype if x.dtype.is_floating_point else log_w.dtype  # token ids: the weights' float type
+    bound = (lse - math.log(k)).to(dtype)  # (B,)
     return Terms(elbo=bound, rate=rate / k, distortion=distortion / k, loss=-bound.mean())

@@ -9,6 +9,7 @@ batch of variable-length sequences with their lengths; the loop needs only `len(
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -45,6 +46,11 @@ class Kind:
     architectures: ClassVar[tuple[str, ...]]  # the --model networks that fit its items
     likelihoods: ClassVar[tuple[str, ...]]   # the --likelihood choices that fit its items
     needs_data_dir: ClassVar[tuple[str, ...]] = ()  # the data sets that read files a user names (--data-dir)
+    # model config fields that take another value for this kind when left at vaekit's default (--model ...)
+    model_defaults: ClassVar[dict[str, Any]] = {}
+    # the compiled training step and evaluation (vaekit.fast) trace one graph per batch shape: kinds whose
+    # batches change shape every step (sentences cut to their longest item) run eagerly
+    compiles: ClassVar[bool] = True
 
     # --- data -----------------------------------------------------------------------------------
     def load_split(self, cfg: DataConfig, split: str, stats: dict | None = None) -> Any:
@@ -62,6 +68,26 @@ class Kind:
             raise ConfigError(f"--data {cfg.dataset} needs --data-dir (the file or folder to read)")
 
     # --- model ----------------------------------------------------------------------------------
+    def fill_defaults(self, model: ModelConfig) -> None:
+        """Give the fields of `model` that hold vaekit's defaults this kind's own (`model_defaults`), then
+        check the result again."""
+        defaults = {f.name: f.default for f in dataclasses.fields(model)}
+        changed = False
+        for name, value in self.model_defaults.items():
+            if getattr(model, name) == defaults[name]:
+                setattr(model, name, value)
+                changed = True
+        if changed:
+            model.__post_init__()
+
+    def init_model(self, model: nn.Module, data: Any) -> None:
+        """Start the new model's p(x|z) near the training data's marginal (`GenerativeAPI.init_output_bias`:
+        the decoder's output bias at the data's mean), where the data are one in-memory tensor."""
+        from vaekit.data import TensorData
+
+        if isinstance(data, TensorData):
+            model.init_output_bias(data.x.mean(0))
+
     def check(self, model: ModelConfig) -> None:
         """Refuse, before anything runs, a network or likelihood that does not fit this kind's items."""
         if model.arch not in self.architectures:

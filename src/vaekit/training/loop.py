@@ -26,7 +26,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from vaekit.config import Config, save_config
-from vaekit.data import TensorData, class_count
+from vaekit.data import class_count
 from vaekit.errors import ConfigError, TrainingError
 from vaekit.evaluation import validation_elbo
 from vaekit.fast import denormals, make_step
@@ -112,8 +112,7 @@ class Trainer:
         first = self.train_data.take(cfg.model.prior_components).x if cfg.model.prior == "vamp" else None
         self.model = build_model(cfg.model, self.train_data.event_shape, data=first, kind=self.kind,
                                  stats=self.train_data.stats)
-        if isinstance(self.train_data, TensorData):
-            self.model.init_output_bias(self.train_data.x.mean(0))
+        self.kind.init_model(self.model, self.train_data)
         if t.init_from:
             init_weights(self.model, cfg, Path(t.init_from))
         self.model.to(self.device)
@@ -126,7 +125,7 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             objective = nn.parallel.DistributedDataParallel(objective, device_ids=ids)
         self.step = make_step(objective, self.params, self.opt, grad_clip=t.grad_clip, batch_size=t.batch_size,
-                              compile=t.compile, dist=self.dist, device=self.device)
+                              compile=t.compile and self.kind.compiles, dist=self.dist, device=self.device)
         self.state = LoopState()
         self._beta: tuple[float, torch.Tensor] | None = None  # the last step's β, and its tensor
         self.progress = 0.0  # of the last step: the fraction of the run done (vaekit.training.schedule)

@@ -8,7 +8,7 @@ live in `nets` (an LSTM VAE and an LSTM language model). docs/texts.md.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -22,6 +22,9 @@ class TextKind(Kind):
     architectures = ("lstm", "lm")
     likelihoods = ("categorical",)
     needs_data_dir = ("text",)
+    # latent_dim 32: He et al. 2019's sentence VAEs
+    model_defaults: ClassVar[dict[str, Any]] = {"arch": "lstm", "likelihood": "categorical", "latent_dim": 32}
+    compiles = False  # every batch is cut to its longest sentence: a new shape each step
 
     # --- data -----------------------------------------------------------------------------------
     def load_split(self, cfg: Any, split: str, stats: dict | None = None) -> Any:
@@ -63,6 +66,14 @@ class TextKind(Kind):
         from vaekit.kinds.texts.nets import text_likelihood
 
         return text_likelihood(cfg, event_shape, size)
+
+    def init_model(self, model: Any, data: Any) -> None:
+        """The decoder's output bias at the log-frequencies of the training tokens (<eos> included; <pad>
+        and <bos>, never predicted, at a frequency of 1e-6 of a token's)."""
+        x = torch.as_tensor(data.x)
+        counts = torch.bincount(x[x != 0].flatten(), minlength=vocabulary_size(data.stats)).double()
+        log_freq = (counts / counts.sum()).clamp(min=1e-6 / counts.sum()).log()
+        model.likelihood_head.set_output_bias(log_freq.float())
 
     def unit(self, model: Any, data: Any) -> Unit | None:
         """nats per token, the tokens of an item counting its `<eos>` (as He et al. 2019 count them): the
