@@ -5,6 +5,7 @@ memory (`objectives.MAX_PASS_BYTES` a pass)."""
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -40,8 +41,14 @@ def unit_of(model: torch.nn.Module, data: Any) -> Unit | None:
 
 
 def in_unit(unit: Unit | None, key: str, nats: float) -> dict[str, float]:
-    """{key_UNIT: -nats in the unit} (e.g. {"bits_per_dim": ...}), or nothing where no unit is defined."""
-    return {} if unit is None else {f"{key}{unit.key}": unit.of(nats)}
+    """{key_UNIT: -nats in the unit} (e.g. {"bits_per_dim": ...}), and its exp where the unit has one
+    ({"perplexity": ...}), or nothing where no unit is defined."""
+    if unit is None:
+        return {}
+    found = {f"{key}{unit.key}": unit.of(nats)}
+    if unit.exp_key:
+        found[f"{key}{unit.exp_key}"] = math.exp(unit.of(nats))
+    return found
 
 
 def active_units(means: torch.Tensor, threshold: float = 0.01) -> tuple[int, torch.Tensor]:
@@ -128,7 +135,7 @@ def _summary(model: torch.nn.Module, data: Any, k: int, totals: dict[str, Any], 
     ll, e = totals["log_likelihood"] / n, totals["elbo"] / n
     res = {"elbo": e, "log_likelihood": ll, "nll": -ll, **in_unit(unit, "", ll), **in_unit(unit, "elbo_", e)}
     if unit is not None:
-        res["unit"] = unit.name
+        res["unit"], res["unit_key"] = unit.name, unit.key
     return {
         **res,
         "active_units": sum(counts),

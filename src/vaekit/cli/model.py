@@ -26,6 +26,7 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default="samples.png", help="output .png (grid) or .npy")
     p.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default: 0)")
     p.add_argument("--label", type=int, help="conditional model: the class to draw (default: every class in turn)")
+    add_decoding_flags(p)
     p.set_defaults(func=cmd_sample)
 
     for name, help, default in (("reconstruct", "inputs and their reconstructions, row by row",
@@ -38,7 +39,39 @@ def register(sub: Any) -> None:
         p.add_argument("--label", type=int, help="conditional model: the inputs' class (default: the data's labels)")
         if name == "reconstruct":
             p.add_argument("-n", type=int, default=32, help="how many inputs (default: 32)")
+            p.add_argument("--seed", type=int, default=0, help="seed of --decoding sample (default: 0)")
+            add_decoding_flags(p)
         p.set_defaults(func=cmd_reconstruct if name == "reconstruct" else cmd_encode)
+
+
+def add_decoding_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--decoding", default="mean", choices=["mean", "sample", "beam"],
+                   help="how z becomes an item: mean (the mean image; for sentences greedy decoding), sample "
+                        "(a draw from p(x|z)), beam (sentences: beam search) (default: mean)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="--decoding sample of sentences: sharpen (< 1) or flatten (> 1) each step's softmax")
+    p.add_argument("--beam", type=int, default=5, help="--decoding beam: beams per sentence (default: 5)")
+
+
+def decoded(px: Any, args: argparse.Namespace, generator: Any) -> Any:
+    """Items from p(x|z) as --decoding, --temperature and --beam say."""
+    import inspect
+
+    if args.decoding == "mean":
+        return px.mean
+    if args.decoding == "beam":
+        if not hasattr(px, "beam"):
+            raise ConfigError("--decoding beam searches for sentences; this model's items are not sentences")
+        if args.beam < 1:
+            raise ConfigError(f"--beam {args.beam} must be >= 1")
+        return px.beam(args.beam)
+    if "temperature" in inspect.signature(px.sample).parameters:
+        if args.temperature <= 0:
+            raise ConfigError(f"--temperature {args.temperature} must be > 0")
+        return px.sample(generator, temperature=args.temperature)
+    if args.temperature != 1.0:
+        raise ConfigError("--temperature applies to sentences; this model samples its items at temperature 1")
+    return px.sample(generator)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -53,9 +86,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                    compile=args.compile)
     res.update(split=args.split, which=args.which, seed=args.seed)
     write_json(RunPaths(run.dir).evaluation, res)
-    bpd = f"({res['bits_per_dim']:.4f} bits/dim)  " if "bits_per_dim" in res else ""  # only where defined
+    per = f"({res[res['unit_key']]:.4f} {res['unit']})  " if "unit" in res else ""  # only where defined
+    per += f"perplexity {res['perplexity']:.2f}  " if "perplexity" in res else ""
     print(f"{args.split} ({res['n']} items, k={res['k']}): ELBO {res['elbo']:.3f}  log p(x) "
-          f"{res['log_likelihood']:.3f} nats  {bpd}active units "
+          f"{res['log_likelihood']:.3f} nats  {per}active units "
           f"{res['active_units']}/{res['latent_dim']}")
     print(f"wrote {run.dir / 'metrics.json'}")
 
@@ -74,7 +108,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
     if k:  # --label c: all of class c; none: the classes in turn, one column each
         y = torch.arange(args.n) % k if args.label is None else torch.full((args.n,), args.label)
         nrow = k if args.label is None else None
-    x = run.model.sample(args.n, generator=gen, y=None if y is None else y.to(args.device))
+    with torch.no_grad():
+        px = run.model.likelihood(run.model.prior_sample(args.n, gen), None if y is None else y.to(args.device))
+        x = decoded(px, args, gen)
     write_items(run, x, Path(args.out), nrow)
 
 
@@ -85,8 +121,13 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 
     run = load_run(args.run_dir, args.which, args.device)
     data = eval_data(run, args.split, args.data).take(args.n)
+    import torch
+
     x = data.x.to(args.device)
-    recon = run.model.reconstruct(x, labels_for(run, data, args.label, args.device))
+    y = labels_for(run, data, args.label, args.device)
+    with torch.no_grad():
+        recon = decoded(run.model.likelihood(run.model.encode(x, y).mean, y), args,
+                        torch.Generator(device=args.device).manual_seed(args.seed))
     if shows(run, data):
         pairs, ncol = reconstruction_pairs(x, recon)
         write_items(run, pairs, Path(args.out), ncol)

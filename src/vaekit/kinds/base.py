@@ -27,10 +27,12 @@ if TYPE_CHECKING:
 class Unit:
     """The per-item unit of the log-likelihood reported beside nats: `name` (e.g. "bits/dim"), the key of
     metrics in it (`bits_per_dim`) and how many nats make one of it for one item (`nats`: D ln 2 for bits
-    per dimension of D dimensions)."""
+    per dimension of D dimensions). `exp_key`: also report exp of the unit under this key (the perplexity
+    of nats per token)."""
     name: str
     key: str
     nats: float
+    exp_key: str | None = None
 
     def of(self, nats: float) -> float:
         """-log p in this unit, from log p in nats."""

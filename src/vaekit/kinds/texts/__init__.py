@@ -77,8 +77,8 @@ class TextKind(Kind):
 
     def unit(self, model: Any, data: Any) -> Unit | None:
         """nats per token, the tokens of an item counting its `<eos>` (as He et al. 2019 count them): the
-        item's nats over the data's mean tokens per item, so exp of it is the perplexity."""
-        return Unit("nats/token", "nats_per_token", mean_tokens(data))
+        item's nats over the data's mean tokens per item; exp of it is the perplexity, reported beside it."""
+        return Unit("nats/token", "nats_per_token", mean_tokens(data), exp_key="perplexity")
 
     # --- for a person ---------------------------------------------------------------------------
     def shows(self, event_shape: tuple[int, ...], data: Any = None) -> bool:
