@@ -13,7 +13,8 @@ from vaekit.errors import ConfigError
 def register(sub: Any) -> None:
     p = run_parser(sub, "evaluate", "test ELBO, importance-sampled log-likelihood, bits/dim, active units")
     p.add_argument("--split", default="test", help="val or test (default: test)")
-    p.add_argument("--k", type=int, default=5000, help="importance samples per data point (default: 5000)")
+    p.add_argument("--k", type=int, help="importance samples per data point (default: 5000 for images and "
+                   "arrays, 500 for sentences)")
     p.add_argument("--limit", type=int, help="evaluate the first N items only")
     p.add_argument("--batch-size", type=int, help="data points per batch (default: chosen for memory)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples (default: 0)")
@@ -76,13 +77,15 @@ def decoded(px: Any, args: argparse.Namespace, generator: Any) -> Any:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from vaekit.evaluation import evaluate
+    from vaekit.kinds import kind_of
     from vaekit.runs import RunPaths, load_run, write_json
 
-    if args.k < 1:
+    if args.k is not None and args.k < 1:
         raise ConfigError(f"--k {args.k} must be >= 1")
     run = load_run(args.run_dir, args.which, args.device)
+    k = kind_of(run.config.data.dataset).eval_k if args.k is None else args.k
     data = eval_data(run, args.split, None)
-    res = evaluate(run.model, data, k=args.k, batch_size=args.batch_size, seed=args.seed, limit=args.limit,
+    res = evaluate(run.model, data, k=k, batch_size=args.batch_size, seed=args.seed, limit=args.limit,
                    compile=args.compile)
     res.update(split=args.split, which=args.which, seed=args.seed)
     write_json(RunPaths(run.dir).evaluation, res)

@@ -53,6 +53,8 @@ class Kind:
     # the compiled training step and evaluation (vaekit.fast) trace one graph per batch shape: kinds whose
     # batches change shape every step (sentences cut to their longest item) run eagerly
     compiles: ClassVar[bool] = True
+    # importance samples of `vaekit evaluate` by default: 5000 for images (Burda et al. 2015)
+    eval_k: ClassVar[int] = 5000
 
     # --- data -----------------------------------------------------------------------------------
     def load_split(self, cfg: DataConfig, split: str, stats: dict | None = None) -> Any:

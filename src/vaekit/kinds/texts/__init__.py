@@ -25,6 +25,7 @@ class TextKind(Kind):
     # latent_dim 32: He et al. 2019's sentence VAEs
     model_defaults: ClassVar[dict[str, Any]] = {"arch": "lstm", "likelihood": "categorical", "latent_dim": 32}
     compiles = False  # every batch is cut to its longest sentence: a new shape each step
+    eval_k = 500  # He et al. 2019's importance samples for sentence VAEs
 
     # --- data -----------------------------------------------------------------------------------
     def load_split(self, cfg: Any, split: str, stats: dict | None = None) -> Any:
