@@ -62,6 +62,14 @@ def perplexity(lm_run: Any, sentences: Sequence[Sequence[str]], batch_size: int 
     return math.exp(-total / float(lengths.sum()))
 
 
+def classes_of(vae_run: Any) -> int:
+    """The classes of a conditional VAE run, or a clear error for any other run."""
+    k = int(getattr(vae_run.model, "n_classes", 0))
+    if not k:
+        raise ConfigError(f"conversion needs a class-conditional model (--conditional); {vae_run.dir} is not one")
+    return k
+
+
 @torch.no_grad()
 def convert_sentences(vae_run: Any, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor,
                       beam: int = 0, batch_size: int = 256) -> torch.Tensor:
@@ -69,8 +77,7 @@ def convert_sentences(vae_run: Any, x: torch.Tensor, y: torch.Tensor, target: to
     mean of q(z|x, y), decoded with the target label greedily (beam = 0) or by beam search of that width.
     Returns ids (N, T_max) on the CPU."""
     model = vae_run.model
-    if not getattr(model, "n_classes", 0):
-        raise ConfigError(f"conversion needs a class-conditional model (--conditional); {vae_run.dir} is not")
+    classes_of(vae_run)
     device = next(model.parameters()).device
     model.eval()
     out = []
@@ -94,13 +101,13 @@ def conversion_measures(vae_run: Any, classifier: BagOfNgrams, lm_run: Any, data
 
     target: one class for every sentence (sentences already of that class are left out), (N,) classes,
     or None: the next class, (y + 1) mod K, i.e. the other sentiment for two classes."""
+    k = classes_of(vae_run)
     labels = getattr(data, "labels", None)
     if labels is None or labels.dim() != 1:
         raise DataError("conversion measures need sentences with class labels (N,), e.g. yelp's test split")
-    k = int(vae_run.model.n_classes) if getattr(vae_run.model, "n_classes", 0) else 0
     x, y = data.x[:limit], labels[:limit]
     if target is None:
-        target = (y + 1) % max(k, 1)
+        target = (y + 1) % k
     elif isinstance(target, int):
         keep = y != target
         x, y, target = x[keep], y[keep], torch.full((int(keep.sum()),), target, dtype=torch.int64)

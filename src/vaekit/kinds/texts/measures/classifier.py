@@ -11,6 +11,7 @@ cross-entropy + (l2 / 2) ||W||², by full-batch L-BFGS on a sparse (N, F) matrix
 
 from __future__ import annotations
 
+import pickle  # only for the error torch.load raises on a file that is not a torch file
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -123,7 +124,7 @@ class BagOfNgrams:
         try:
             d = torch.load(Path(path), weights_only=True)
             return cls(d["features"], d["idf"], d["weight"], d["bias"], int(d["max_n"]))
-        except (OSError, KeyError, TypeError, RuntimeError) as e:
+        except (OSError, KeyError, TypeError, RuntimeError, pickle.UnpicklingError) as e:
             raise DataError(f"{path}: not a saved sentence classifier ({e})") from None
 
 
