@@ -134,7 +134,8 @@ def train_run(path, epochs: int, **model) -> object:
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("conversion")
     lm = train_run(root / "lm", 1, arch="lm", embed_dim=8, rnn_hidden=16, latent_dim=4)
-    # measured: 8 epochs convert ~95 % of the test sentences to the target object (chance: 20 %), ~5 s
+    # measured: 8 epochs convert 100 % of the test sentences to the target object (seeds 0, 1, 2; chance is
+    # 20 %), ~3 s of training on one core
     cvae = train_run(root / "cvae", 8, embed_dim=32, rnn_hidden=64, latent_dim=8, conditional=True)
     return lm, cvae
 
@@ -178,7 +179,7 @@ def test_a_conditional_sentence_vae_converts_to_the_target_object(runs, splits):
     test = kind_of("text-shapes").load_split(DATA, "test", cvae.data_stats)
     m = conversion_measures(cvae, clf, lm, test)  # each sentence to the next object, (y + 1) mod 5
     assert m["n"] == len(test) == 200 and m["source_accuracy"] >= 95.0
-    assert m["transfer_accuracy"] >= 60.0  # chance is 20 %; measured ~95 %
+    assert m["transfer_accuracy"] >= 60.0  # chance is 20 %; measured 100 %
     assert 0.0 <= m["bleu"] <= 100.0 and 1.0 < m["perplexity"] < 200.0
     outputs = [o.split() for _, o in m["examples"]]
     assert all(o for o in outputs)  # sentences, not empty lines
