@@ -1,0 +1,277 @@
+"""Sentence VAEs on Yelp: the language model, the VAE with the same decoder, the VAE with each remedy for
+posterior collapse, and a conditional VAE's sentiment conversion, all on the test split.
+
+    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/texts.py --write               # 7 models x --max-minutes
+    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/texts.py --max-minutes 1 --train-subset 20000 \
+        --eval-limit 500 --k 50 --convert-limit 500                                       # ~15 minutes: a look
+    .venv/bin/python benchmarks/texts.py --smoke                                          # text-shapes, seconds
+
+Every model has vaekit's default sentence networks (embedding 128, LSTM 256, z 32, batch 32) and the same
+budget, --max-minutes of training (--epochs is only an upper bound). A remedy is a set of config overrides
+(`remedies`): KL warm-up (Bowman et al. 2016), word dropout (Bowman et al. 2016, sec. 3.3), free bits per
+latent dimension (Kingma et al. 2016) and, where vaekit's training has it, aggressive inference-network
+training (He et al. 2019). Each model is evaluated on the test split: NLL by importance sampling (k = 500, as
+He et al. 2019), nats/token and perplexity (<eos> counted), ELBO, KL, mutual information where `evaluate`
+reports it, active units. The conditional VAE converts test sentences to the other sentiment, measured by
+`vaekit.kinds.texts.measures.conversion_measures` (transfer accuracy, BLEU, perplexity under the LM).
+The table goes to docs/text_results.md (--write).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import math
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import torch
+from docsection import write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "text_results.md"
+SECTION = "text-results"
+
+
+def has_option(section: type, name: str) -> bool:
+    """Whether a config dataclass has a field: a remedy whose option does not exist yet is left out."""
+    return name in {f.name for f in dataclasses.fields(section)}
+
+
+def remedies(args: argparse.Namespace) -> dict[str, tuple[str, dict]]:
+    """key -> (the table's label, config overrides on top of the shared base config)."""
+    from vaekit.config import TrainConfig
+
+    found = {
+        "lm": ("LSTM language model", {"model": {"arch": "lm"}}),
+        "vae": ("VAE", {}),
+        "warmup": (f"VAE + KL warm-up ({args.warmup_steps:,} steps)", {"train": {"warmup_steps": args.warmup_steps}}),
+        "word-dropout": (f"VAE + word dropout {args.word_dropout}", {"model": {"word_dropout": args.word_dropout}}),
+        "free-bits": (f"VAE + free bits λ = {args.free_bits}", {"train": {"free_bits": args.free_bits}}),
+    }
+    if has_option(TrainConfig, "aggressive"):
+        found["aggressive"] = ("VAE + aggressive training", {"train": {"aggressive": True}})
+    found["cvae"] = ("conditional VAE (given the label)", {"model": {"conditional": True}})
+    return found
+
+
+def base_config(args: argparse.Namespace) -> dict:
+    data: dict[str, Any] = {"dataset": args.data}
+    if args.data == "text-shapes":
+        data["subset"] = args.subset
+    model = {"embed_dim": args.embed_dim, "rnn_hidden": args.rnn_hidden, "latent_dim": args.latent_dim}
+    train = {"epochs": args.epochs, "max_minutes": args.max_minutes, "batch_size": args.batch_size,
+             "seed": args.seed, "progress": False, "report": False}
+    return {"data": data, "model": model, "train": train}
+
+
+def merged(base: dict, overrides: dict) -> dict:
+    out = copy.deepcopy(base)
+    for section, values in overrides.items():
+        out.setdefault(section, {}).update(values)
+    return out
+
+
+def random_subset(data: Any, n: int, seed: int) -> Any:
+    """n items drawn without replacement (seeded): yelp's files list one class after the other, so the
+    first n items would all be negative."""
+    if not n or n >= len(data):
+        return data
+    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    return dataclasses.replace(data, x=data.x[idx], labels=None if data.labels is None else data.labels[idx],
+                               lengths=None if data.lengths is None else data.lengths[idx])
+
+
+def train_model(cfg: Any, out: Path, subset: int, seed: int) -> Any:
+    """Train through `vaekit.api.train`, or on a random subset of the training split (the same loop, its
+    training data replaced before the first step; the vocabulary stays the whole split's)."""
+    from vaekit.api import train
+
+    if not subset:
+        return train(cfg, out=out, callbacks=[])
+    from vaekit.runs import load_run
+    from vaekit.runs.lock import RunLock
+    from vaekit.training.loop import Trainer
+
+    trainer = Trainer(cfg, out)
+    trainer.train_data = random_subset(trainer.train_data, subset, seed)
+    trainer.steps_per_epoch = math.ceil(len(trainer.train_data) / cfg.train.batch_size)
+    with RunLock(out):
+        trainer.open(resume=False)
+        trainer.fit()
+    return load_run(out, "best")
+
+
+def evaluate_run(run: Any, test: Any, args: argparse.Namespace, minutes: float) -> dict:
+    """The test figures of one model (per sentence in nats unless named per token)."""
+    from vaekit.evaluation import evaluate
+
+    res = evaluate(run.model, test, k=args.k, progress=False, seed=args.seed)
+    epochs = max((r.get("epoch", 0) for r in run.metrics if r.get("kind") == "epoch"), default=0)
+    row = {"nll": res["nll"], "nats_per_token": res["nats_per_token"], "perplexity": res["perplexity"],
+           "elbo": res["elbo"], "kl": sum(res["kl_per_dim"]), "active_units": res["active_units"],
+           "latent_dim": res["latent_dim"], "train_minutes": minutes, "epochs": epochs, "n": res["n"]}
+    if "mutual_information" in res:
+        row["mutual_information"] = res["mutual_information"]
+    return row
+
+
+def run_all(args: argparse.Namespace, root: Path) -> dict:
+    """Train and evaluate every model; the conditional VAE's conversion last, once the LM exists."""
+    from vaekit.config import Config
+    from vaekit.kinds import kind_of
+
+    base, results, runs = base_config(args), {}, {}
+    for key, (label, overrides) in remedies(args).items():
+        if args.only and key not in args.only:
+            continue
+        cfg = Config.from_dict(merged(base, overrides), source=f"benchmark model {key}")
+        start = time.perf_counter()
+        runs[key] = train_model(cfg, root / key, args.train_subset, args.seed)
+        minutes = (time.perf_counter() - start) / 60
+        test = random_subset(kind_of(cfg.data.dataset).load_split(cfg.data, "test", runs[key].data_stats),
+                             args.eval_limit, args.seed)
+        results[key] = {"label": label, "overrides": overrides, **evaluate_run(runs[key], test, args, minutes)}
+        print(json.dumps({key: results[key]}), flush=True)
+    if "cvae" in runs and "lm" in runs:
+        results["conversion"] = conversion(runs["cvae"], runs["lm"], args)
+    return results
+
+
+def conversion(cvae: Any, lm: Any, args: argparse.Namespace) -> dict:
+    """The classifier trained on the whole training split; the conditional VAE converts --convert-limit
+    random test sentences, each to the next class (for two: the other sentiment)."""
+    from vaekit.kinds import kind_of
+    from vaekit.kinds.texts import read_split
+    from vaekit.kinds.texts.measures import BagOfNgrams, conversion_measures
+
+    cfg = cvae.config.data
+    train = read_split(cfg, "train")
+    start = time.perf_counter()
+    classifier = BagOfNgrams.fit(train.tokens, torch.tensor(train.labels))
+    seconds = time.perf_counter() - start
+    test = random_subset(kind_of(cfg.dataset).load_split(cfg, "test", cvae.data_stats), args.convert_limit,
+                         args.seed)
+    whole = read_split(cfg, "test")
+    res = conversion_measures(cvae, classifier, lm, test, beam=args.beam)
+    return {**res, "classifier_seconds": seconds, "classifier_features": len(classifier.features),
+            "classifier_test_accuracy": 100 * classifier.accuracy(whole.tokens, torch.tensor(whole.labels)),
+            "test_sentences": len(whole.tokens), "decoding": f"beam {args.beam}" if args.beam else "greedy"}
+
+
+def table(results: dict) -> str:
+    """One row per model: test NLL (nats/sentence), nats/token, PPL, ELBO, KL, MI (when reported), AU."""
+    models = [r for key, r in results.items() if key != "conversion"]
+    mi = any("mutual_information" in r for r in models)
+    head = ["model", "NLL", "nats/token", "PPL", "−ELBO", "KL", *(["MI"] if mi else []), "AU", "epochs", "minutes"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in models:
+        cells = [r["label"], f"{r['nll']:.2f}", f"{r['nats_per_token']:.3f}", f"{r['perplexity']:.1f}",
+                 f"{-r['elbo']:.2f}", f"{r['kl']:.2f}", *([f"{r.get('mutual_information', float('nan')):.2f}"]
+                                                         if mi else []),
+                 f"{r['active_units']} / {r['latent_dim']}", str(r["epochs"]), f"{r['train_minutes']:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def conversion_table(c: dict) -> str:
+    rows = [("transfer accuracy", f"{c['transfer_accuracy']:.1f} %",
+             f"the classifier's accuracy on the real test sentences: {c['classifier_test_accuracy']:.1f} %"),
+            ("BLEU-4 against the source", f"{c['bleu']:.1f}", "100 = the input copied"),
+            ("perplexity under the LM", f"{c['perplexity']:.1f}",
+             f"the source sentences': {c['source_perplexity']:.1f}")]
+    lines = ["| measure | converted | reference |", "|---|---|---|"] + [f"| {a} | {b} | {d} |" for a, b, d in rows]
+    examples = "\n".join(f"- {s} → {o}" for s, o in c["examples"][:3])
+    return "\n".join(lines) + f"\n\nFirst conversions (source → output):\n\n{examples}"
+
+
+def section(results: dict, args: argparse.Namespace, command: str) -> str:
+    from throughput import machine
+
+    n = next(r["n"] for key, r in results.items() if key != "conversion")
+    budget = f"{args.max_minutes:g} minutes of training each" if args.max_minutes else f"{args.epochs} epochs each"
+    text = (f"## {args.data}: language model, VAE, remedies\n\nCommand: `{command}`  \nMachine: {machine()}; "
+            f"date {date.today()}.  \n{budget} (at most {args.epochs} epochs), "
+            + (f"on {args.train_subset:,} random training sentences" if args.train_subset else "on the whole "
+               "training split") + f"; test figures on {n:,} test sentences, NLL by importance sampling with k = "
+            f"{args.k}, in nats per sentence; nats/token and PPL count each sentence's <eos>. KL is the test "
+            "mean of KL(q(z|x) || p(z)); AU counts the active units of z (Burda et al. 2015).\n\n"
+            + table(results))
+    c = results.get("conversion")
+    if c:
+        text += (f"\n\n### Conversion by the conditional VAE\n\n{c['n']:,} random test sentences, each to the "
+                 f"next class ({c['decoding']} decoding); the classifier is logistic regression on tf-idf "
+                 f"unigrams and bigrams ({c['classifier_features']:,} features) trained on the training split "
+                 f"in {c['classifier_seconds']:.0f} s.\n\n" + conversion_table(c))
+    return text
+
+
+SMOKE = {"data": "text-shapes", "subset": 600, "epochs": 2, "max_minutes": 0.0, "embed_dim": 16, "rnn_hidden": 32,
+         "latent_dim": 4, "k": 5, "warmup_steps": 20}
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="yelp", help="a labelled sentence data set (default: yelp)")
+    p.add_argument("--subset", type=int, default=3000, help="text-shapes: sentences drawn (default: 3,000)")
+    p.add_argument("--max-minutes", type=float, default=20.0, help="training budget of each model (default: 20)")
+    p.add_argument("--epochs", type=int, default=100, help="the most epochs a model trains (default: 100)")
+    p.add_argument("--train-subset", type=int, default=0, help="train on this many random training sentences "
+                   "(default: 0 = all)")
+    p.add_argument("--eval-limit", type=int, default=0, help="random test sentences evaluated (default: 0 = all)")
+    p.add_argument("--convert-limit", type=int, default=2000, help="random test sentences converted (default: 2,000)")
+    p.add_argument("--k", type=int, default=500, help="importance samples of the test NLL (default: 500)")
+    p.add_argument("--beam", type=int, default=0, help="conversion by beam search of this width (default: 0 = greedy)")
+    p.add_argument("--embed-dim", type=int, default=128)
+    p.add_argument("--rnn-hidden", type=int, default=256)
+    p.add_argument("--latent-dim", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--warmup-steps", type=int, default=10_000, help="KL warm-up remedy: steps from 0 to 1 "
+                   "(default: 10,000; a shorter run ends its warm-up with it)")
+    p.add_argument("--word-dropout", type=float, default=0.5, help="word dropout remedy (default: 0.5)")
+    p.add_argument("--free-bits", type=float, default=0.5, help="free bits remedy: nats per latent dimension "
+                   "(default: 0.5)")
+    p.add_argument("--only", type=lambda s: s.split(","), default=None,
+                   help="a comma list of models: lm, vae, warmup, word-dropout, free-bits, aggressive, cvae")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs", type=Path, default=None, help="a new folder for the run folders (default: a "
+                   "temporary folder, removed at the end)")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    p.add_argument("--smoke", action="store_true", help="text-shapes, 2 epochs of small models, k = 5: seconds")
+    p.add_argument("--write", action="store_true", help="write the section of --doc")
+    p.add_argument("--doc", type=Path, default=None, help="the page --write updates (default: docs/text_results.md;"
+                   " --smoke writes only to a --doc given)")
+    args = p.parse_args(argv)
+    if args.smoke:
+        for name, value in SMOKE.items():
+            setattr(args, name, value)
+    if args.smoke and args.write and args.doc is None:
+        p.error("--smoke --write needs an explicit --doc: smoke figures never go to docs/text_results.md")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    import sys
+
+    args = parse(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.runs or Path(tmp)
+        results = run_all(args, root)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    data = "VAEKIT_DATA=../shared/data " if args.data == "yelp" else ""
+    command = f"{data}.venv/bin/python benchmarks/texts.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    text = section(results, args, command)
+    print(text)
+    if args.write:
+        write_section(SECTION, text, args.doc or DOC)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""benchmarks/texts.py --smoke: every model trains and is evaluated, each remedy reaches its run's config as
+the overrides it names, the language model's figures are exact, and the table lands in the page given."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from vaekit.config import TrainConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+texts = importlib.import_module("texts")  # benchmarks/texts.py
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    doc = root / "results.md"
+    doc.write_text("# Results\n\nText that stays.\n")
+    results = texts.main(["--smoke", "--write", "--doc", str(doc), "--runs", str(root / "runs"),
+                          "--json", str(root / "results.json")])
+    return results, root, doc
+
+
+def test_every_model_is_trained_and_evaluated(smoke):
+    results, root, _ = smoke
+    expected = {"lm", "vae", "warmup", "word-dropout", "free-bits", "cvae", "conversion"}
+    if texts.has_option(TrainConfig, "aggressive"):
+        expected.add("aggressive")
+    assert set(results) == expected
+    assert json.loads((root / "results.json").read_text())["vae"]["n"] == 60  # 10 % of --subset 600
+    lm = results["lm"]
+    assert lm["kl"] == 0.0 and lm["active_units"] == 0
+    assert lm["nll"] == pytest.approx(-lm["elbo"], abs=1e-3)  # no latent: the ELBO is the exact log p(x)
+    for key in expected - {"conversion"}:
+        r = results[key]
+        assert r["epochs"] == 2 and r["perplexity"] == pytest.approx(2.718281828 ** r["nats_per_token"], rel=1e-9)
+        assert r["nll"] <= -r["elbo"] + 1e-3  # the k = 5 bound is at least the ELBO (up to the draws' noise)
+
+
+def test_each_remedy_is_its_config_overrides(smoke):
+    _, root, _ = smoke
+    cfg = {key: json.loads((root / "runs" / key / "config.json").read_text())
+           for key in ("lm", "vae", "warmup", "word-dropout", "free-bits", "cvae")}
+    assert cfg["lm"]["model"]["arch"] == "lm" and cfg["vae"]["model"]["arch"] == "lstm"
+    assert cfg["warmup"]["train"]["warmup_steps"] == 20 and cfg["vae"]["train"]["warmup_steps"] == 0
+    assert cfg["word-dropout"]["model"]["word_dropout"] == 0.5 and cfg["vae"]["model"]["word_dropout"] == 0.0
+    assert cfg["free-bits"]["train"]["free_bits"] == 0.5 and cfg["vae"]["train"]["free_bits"] == 0.0
+    assert cfg["cvae"]["model"]["conditional"] and cfg["cvae"]["model"]["n_classes"] == 5
+    for key in cfg:  # the same decoder for all
+        assert (cfg[key]["model"]["embed_dim"], cfg[key]["model"]["rnn_hidden"]) == (16, 32)
+
+
+def test_the_conversion_measures_are_reported(smoke):
+    c = smoke[0]["conversion"]
+    assert c["n"] == 60 and c["classifier_test_accuracy"] >= 95.0  # text-shapes: the object word decides
+    assert 0.0 <= c["transfer_accuracy"] <= 100.0 and 0.0 <= c["bleu"] <= 100.0 and c["perplexity"] > 1.0
+
+
+def test_the_table_lands_in_the_page_given(smoke):
+    _, _, doc = smoke
+    text = doc.read_text()
+    assert text.startswith("# Results\n\nText that stays.\n")
+    assert "<!-- text-results:start -->" in text and "<!-- text-results:end -->" in text
+    assert "| LSTM language model | " in text and "| VAE + free bits λ = 0.5 | " in text
+    assert "transfer accuracy" in text and "--smoke" in text
+
+
+def test_the_aggressive_remedy_appears_once_training_has_it(monkeypatch):
+    args = texts.parse(["--smoke"])
+    monkeypatch.setattr(texts, "has_option", lambda section, name: True)
+    assert texts.remedies(args)["aggressive"][1] == {"train": {"aggressive": True}}
+    monkeypatch.setattr(texts, "has_option", lambda section, name: False)
+    assert "aggressive" not in texts.remedies(args)
+
+
+def test_smoke_figures_never_overwrite_the_real_page(capsys):
+    with pytest.raises(SystemExit):
+        texts.parse(["--smoke", "--write"])
+    assert "--smoke --write needs an explicit --doc" in capsys.readouterr().err
