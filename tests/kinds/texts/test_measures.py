@@ -64,6 +64,18 @@ def test_bleu_brevity_penalty_is_exp_of_1_minus_r_over_c():
     assert bleu([ref], [longer]) == pytest.approx(100 * (8 / 9 * 7 / 8 * 6 / 7 * 5 / 6) ** 0.25, rel=1e-12)
 
 
+def test_bleu_agrees_with_sacrebleu_where_it_is_installed():
+    sacrebleu = pytest.importorskip("sacrebleu")
+    g = torch.Generator().manual_seed(0)
+    vocab = words("the a cat dog sat on mat is was good bad food")
+    lengths = torch.randint(3, 16, (200,), generator=g).tolist()
+    refs = [[vocab[i] for i in torch.randint(0, 12, (n,), generator=g).tolist()] for n in lengths]
+    hyps = [[w if torch.rand(1, generator=g) < 0.7 else vocab[0] for w in r][:len(r) - 1] for r in refs]
+    theirs = sacrebleu.corpus_bleu([" ".join(h) for h in hyps], [[" ".join(r) for r in refs]], tokenize="none",
+                                   smooth_method="none", force=True).score
+    assert bleu(refs, hyps) == pytest.approx(theirs, rel=1e-9)
+
+
 def test_bleu_refuses_unpaired_sentences():
     with pytest.raises(DataError, match="one reference per hypothesis: 2 references, 1 hypotheses"):
         bleu([["a"], ["b"]], [["a"]])
