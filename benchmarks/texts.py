@@ -2,8 +2,8 @@
 posterior collapse, and a conditional VAE's sentiment conversion, all on the test split.
 
     VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/texts.py --write               # 7 models x --max-minutes
-    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/texts.py --max-minutes 1 --train-subset 20000 \
-        --eval-limit 500 --k 50 --convert-limit 500                                       # ~15 minutes: a look
+    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/texts.py --max-minutes 0.5 --train-subset 5000 \
+        --val-subset 1000 --eval-limit 300 --k 50 --convert-limit 300                     # a look: minutes
     .venv/bin/python benchmarks/texts.py --smoke                                          # text-shapes, seconds
 
 Every model has vaekit's default sentence networks (embedding 128, LSTM 256, z 32, batch 32) and the same
@@ -87,12 +87,12 @@ def random_subset(data: Any, n: int, seed: int) -> Any:
                                lengths=None if data.lengths is None else data.lengths[idx])
 
 
-def train_model(cfg: Any, out: Path, subset: int, seed: int) -> Any:
-    """Train through `vaekit.api.train`, or on a random subset of the training split (the same loop, its
-    training data replaced before the first step; the vocabulary stays the whole split's)."""
+def train_model(cfg: Any, out: Path, subset: int, val_subset: int, seed: int) -> Any:
+    """Train through `vaekit.api.train`, or on random subsets of the training and validation splits (the
+    same loop, its data replaced before the first step; the vocabulary stays the whole training split's)."""
     from vaekit.api import train
 
-    if not subset:
+    if not subset and not val_subset:
         return train(cfg, out=out, callbacks=[])
     from vaekit.runs import load_run
     from vaekit.runs.lock import RunLock
@@ -100,6 +100,7 @@ def train_model(cfg: Any, out: Path, subset: int, seed: int) -> Any:
 
     trainer = Trainer(cfg, out)
     trainer.train_data = random_subset(trainer.train_data, subset, seed)
+    trainer.val_data = random_subset(trainer.val_data, val_subset, seed)
     trainer.steps_per_epoch = math.ceil(len(trainer.train_data) / cfg.train.batch_size)
     with RunLock(out):
         trainer.open(resume=False)
@@ -132,7 +133,7 @@ def run_all(args: argparse.Namespace, root: Path) -> dict:
             continue
         cfg = Config.from_dict(merged(base, overrides), source=f"benchmark model {key}")
         start = time.perf_counter()
-        runs[key] = train_model(cfg, root / key, args.train_subset, args.seed)
+        runs[key] = train_model(cfg, root / key, args.train_subset, args.val_subset, args.seed)
         minutes = (time.perf_counter() - start) / 60
         test = random_subset(kind_of(cfg.data.dataset).load_split(cfg.data, "test", runs[key].data_stats),
                              args.eval_limit, args.seed)
@@ -212,7 +213,7 @@ def section(results: dict, args: argparse.Namespace, command: str) -> str:
 
 
 SMOKE = {"data": "text-shapes", "subset": 600, "epochs": 2, "max_minutes": 0.0, "embed_dim": 16, "rnn_hidden": 32,
-         "latent_dim": 4, "k": 5, "warmup_steps": 20}
+         "latent_dim": 4, "k": 5, "warmup_steps": 20, "train_subset": 400, "val_subset": 40}
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -223,6 +224,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=100, help="the most epochs a model trains (default: 100)")
     p.add_argument("--train-subset", type=int, default=0, help="train on this many random training sentences "
                    "(default: 0 = all)")
+    p.add_argument("--val-subset", type=int, default=0, help="validate each epoch on this many random validation "
+                   "sentences (default: 0 = all)")
     p.add_argument("--eval-limit", type=int, default=0, help="random test sentences evaluated (default: 0 = all)")
     p.add_argument("--convert-limit", type=int, default=2000, help="random test sentences converted (default: 2,000)")
     p.add_argument("--k", type=int, default=500, help="importance samples of the test NLL (default: 500)")
