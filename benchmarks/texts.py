@@ -1,7 +1,7 @@
 """Sentence VAEs on Yelp: the language model, the VAE with the same decoder, the VAE with each remedy for
 posterior collapse, and a conditional VAE's sentiment conversion, all on the test split.
 
-    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/texts.py --write               # 7 models x --max-minutes
+    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/texts.py --write               # --max-minutes a model
     VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/texts.py --max-minutes 0.5 --train-subset 5000 \
         --val-subset 1000 --eval-limit 300 --k 50 --convert-limit 300                     # a look: minutes
     .venv/bin/python benchmarks/texts.py --smoke                                          # text-shapes, seconds
@@ -112,11 +112,14 @@ def evaluate_run(run: Any, test: Any, args: argparse.Namespace, minutes: float) 
     """The test figures of one model (per sentence in nats unless named per token)."""
     from vaekit.evaluation import evaluate
 
+    start = time.perf_counter()
     res = evaluate(run.model, test, k=args.k, progress=False, seed=args.seed)
+    eval_minutes = (time.perf_counter() - start) / 60
     epochs = max((r.get("epoch", 0) for r in run.metrics if r.get("kind") == "epoch"), default=0)
     row = {"nll": res["nll"], "nats_per_token": res["nats_per_token"], "perplexity": res["perplexity"],
            "elbo": res["elbo"], "kl": sum(res["kl_per_dim"]), "active_units": res["active_units"],
-           "latent_dim": res["latent_dim"], "train_minutes": minutes, "epochs": epochs, "n": res["n"]}
+           "latent_dim": res["latent_dim"], "train_minutes": minutes, "eval_minutes": eval_minutes,
+           "epochs": epochs, "n": res["n"]}
     if "mutual_information" in res:
         row["mutual_information"] = res["mutual_information"]
     return row
@@ -169,13 +172,15 @@ def table(results: dict) -> str:
     """One row per model: test NLL (nats/sentence), nats/token, PPL, ELBO, KL, MI (when reported), AU."""
     models = [r for key, r in results.items() if key != "conversion"]
     mi = any("mutual_information" in r for r in models)
-    head = ["model", "NLL", "nats/token", "PPL", "−ELBO", "KL", *(["MI"] if mi else []), "AU", "epochs", "minutes"]
+    head = ["model", "NLL", "nats/token", "PPL", "−ELBO", "KL", *(["MI"] if mi else []), "AU", "epochs",
+            "training min", "evaluation min"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in models:
         cells = [r["label"], f"{r['nll']:.2f}", f"{r['nats_per_token']:.3f}", f"{r['perplexity']:.1f}",
                  f"{-r['elbo']:.2f}", f"{r['kl']:.2f}", *([f"{r.get('mutual_information', float('nan')):.2f}"]
                                                          if mi else []),
-                 f"{r['active_units']} / {r['latent_dim']}", str(r["epochs"]), f"{r['train_minutes']:.2f}"]
+                 f"{r['active_units']} / {r['latent_dim']}", str(r["epochs"]), f"{r['train_minutes']:.2f}",
+                 f"{r['eval_minutes']:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
