@@ -180,7 +180,7 @@ def table(results: dict) -> str:
                  f"{-r['elbo']:.2f}", f"{r['kl']:.2f}", *([f"{r.get('mutual_information', float('nan')):.2f}"]
                                                          if mi else []),
                  f"{r['active_units']} / {r['latent_dim']}", str(r["epochs"]), f"{r['train_minutes']:.2f}",
-                 f"{r['eval_minutes']:.2f}"]
+                 f"{r['eval_minutes']:.2f}" if "eval_minutes" in r else "–"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
