@@ -301,9 +301,6 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        from vaekit.kinds import kind_of
-
-        kind_of(self.data.dataset).fill_defaults(self.model)
         if self.model.likelihood.startswith("logistic") and self.data.binarize != "none":
             raise ConfigError(f"--likelihood {self.model.likelihood} models 8-bit pixel values; it needs "
                               f"--binarize none (got {self.data.binarize})")

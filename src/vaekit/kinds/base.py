@@ -74,7 +74,7 @@ class Kind:
     # --- model ----------------------------------------------------------------------------------
     def fill_defaults(self, model: ModelConfig) -> None:
         """Give the fields of `model` that hold vaekit's defaults this kind's own (`model_defaults`), then
-        check the result again."""
+        check the result again. The CLI, `vaekit.train` and the Trainer call it (`with_kind_defaults`)."""
         defaults = {f.name: f.default for f in dataclasses.fields(model)}
         changed = False
         for name, value in self.model_defaults.items():

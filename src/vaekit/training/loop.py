@@ -30,7 +30,7 @@ from vaekit.data import class_count
 from vaekit.errors import ConfigError, TrainingError
 from vaekit.evaluation import validation_elbo
 from vaekit.fast import denormals, make_step
-from vaekit.kinds import kind_of
+from vaekit.kinds import kind_of, with_kind_defaults
 from vaekit.model import VAE, build_model
 from vaekit.objectives import Terms, beta_at
 from vaekit.runs import (
@@ -101,6 +101,7 @@ class Trainer:
         if t.tensorboard:
             summary_writer_class()  # fails before any folder is made when the package is missing
         self.kind = kind_of(cfg.data.dataset)
+        self.kind.fill_defaults(cfg.model)
         self.kind.check_data(cfg.data)
         self.kind.check(cfg.model)
         stats = read_stats(run_dir)  # a resumed run keeps what it measured of its data
@@ -328,7 +329,7 @@ def train(config: Config | None = None, out: str | Path | None = None,
         cfg = config or saved
         check_resumable(saved, cfg, run_dir)
     else:
-        cfg = config or Config()
+        cfg = with_kind_defaults(config or Config())
         run_dir = Path(out) if out is not None else default_run_dir(cfg)
         if env.is_main and RunPaths(run_dir).config.exists():
             raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, "
