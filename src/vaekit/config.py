@@ -206,6 +206,11 @@ class ModelConfig:
         _positive("rnn-hidden", self.rnn_hidden)
         if not 0.0 <= self.word_dropout < 1.0:
             raise ConfigError(f"word-dropout={self.word_dropout} must lie in [0, 1)")
+        if self.arch in ("lstm", "lm") and (self.latent_layers or self.prior == "vamp"):
+            raise ConfigError(f"--model {self.arch} has one stochastic layer and no pseudo-inputs: it takes neither "
+                              "--latent-layers nor --prior vamp")
+        if self.arch == "lm" and self.prior != "standard":
+            raise ConfigError("--model lm sets q(z|x) = p(z) = N(0, I), which needs --prior standard")
         if self.likelihood == "gaussian" and self.variance != "fixed" and math.log(self.sigma) < self.min_log_scale:
             raise ConfigError(f"--sigma {self.sigma} starts the learned variance below its floor "
                               f"exp(min-log-scale) = {math.exp(self.min_log_scale):.3g}")

@@ -45,6 +45,10 @@ def test_text_data_take_the_sentence_models_by_default():
     assert (cli.model.arch, cli.model.latent_dim) == ("lstm", 8)
     with pytest.raises(ConfigError, match="--model lm has no latent code"):
         model_of("lm", conditional=True, n_classes=2)
+    with pytest.raises(ConfigError, match="takes neither --latent-layers nor --prior vamp"):
+        ModelConfig(arch="lstm", latent_layers=[8])
+    with pytest.raises(ConfigError, match="needs --prior standard"):
+        ModelConfig(arch="lm", prior="mog")
 
 
 def test_padding_changes_neither_the_posterior_nor_the_likelihood():
