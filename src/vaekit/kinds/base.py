@@ -138,3 +138,9 @@ class Kind:
     def html_grid(self, items: torch.Tensor, alt: str, per_row: int | None = None, stats: dict | None = None) -> str:
         """The same items as a piece of a self-contained HTML page (the report, the explorer)."""
         return f'<p class="note">{alt}: {tuple(items.shape)} values, not shown</p>'
+
+    def parse_input(self, text: str, stats: dict | None, cfg: DataConfig) -> torch.Tensor:
+        """One item (1, *event) from what a person types (the explorer's text box), read as the training data
+        were read (`cfg`, the run's data config; `stats`, e.g. its vocabulary). Kinds whose items are not
+        typed refuse."""
+        raise ConfigError(f"{self.name} items cannot be typed in")
