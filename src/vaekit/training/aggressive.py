@@ -63,19 +63,19 @@ def frozen(params: list[nn.Parameter]) -> Iterator[None]:
 
 
 class Plateau:
-    """The inner loop's stopping rule, from He et al.'s code: every `every` steps, the mean loss of the last
-    `every` steps (per element of the batches, as theirs is per word: sentence batches differ in length) is
-    compared with that of the `every` before; the loop stops when it did not fall, or after `cap` steps.
-    So it takes between 2 `every` and `cap` steps when every loss is finite."""
+    """The inner loop's stopping rule, from He et al.'s code: every `every` steps, the loss of the last `every`
+    steps per element of their batches (theirs is per word: sentence batches differ in length) is compared
+    with that of the `every` before; the loop stops when it did not fall, or after `cap` steps. So it takes
+    between 2 `every` and `cap` steps."""
 
-    def __init__(self, every: int = CHECK_EVERY, cap: int = MAX_INNER_STEPS) -> None:
+    def __init__(self, every: int, cap: int) -> None:
         self.every, self.cap = every, cap
         self.steps, self.total, self.elements, self.previous = 0, 0.0, 0.0, math.inf
 
-    def more(self, loss: float, elements: float = 1.0) -> bool:
-        """Count one step of mean loss `loss` over `elements`; whether to take another."""
+    def more(self, total: float, elements: float) -> bool:
+        """Count one step whose batch's summed loss is `total` over `elements`; whether to take another."""
         self.steps += 1
-        self.total += loss * elements
+        self.total += total
         self.elements += elements
         if self.steps >= self.cap:
             return False
@@ -136,7 +136,7 @@ class AggressiveStep:
     def train_encoder(self, beta: torch.Tensor) -> int:
         """The inner loop: encoder-only steps until `Plateau` stops them, or until one is not finite (it is
         skipped, as the plain step skips it, and the decoder's turn comes). Returns the steps taken."""
-        plateau, taken = Plateau(), 0
+        plateau, taken = Plateau(CHECK_EVERY, MAX_INNER_STEPS), 0
         while True:
             x, labels = next(self.inner)
             terms, ok = self.update(self.encoder, x, labels if self.conditional else None, beta)
@@ -145,7 +145,7 @@ class AggressiveStep:
             if not ok:
                 self.inner_skipped += 1
                 return taken
-            if not plateau.more(float(terms.loss.detach()), elements(x)):
+            if not plateau.more(float(terms.loss.detach()) * len(x), elements(x)):
                 return taken
 
 
