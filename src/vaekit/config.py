@@ -249,8 +249,8 @@ class TrainConfig:
                                "KL), not free-bits per dimension")
     aggressive: bool = _f(False, "aggressive inference-network training (He et al. 2019, Algorithm 1): before each "
                                  "decoder update, encoder-only updates until the encoder's loss stops falling; ends "
-                                 "after the first epoch whose validation mutual information I(x; z) did not rise. "
-                                 "Its epochs take the plain step (not --compile's)")
+                                 "after the first epoch whose validation mutual information I(x; z) did not rise "
+                                 "(docs/maths.md). Aggressive epochs take the plain step, not --compile's")
     ema: float = _f(0.0, "decay of an exponential moving average of the weights used for evaluation (0 = off)")
     max_nonfinite: int = _f(20, "stop after this many non-finite steps in a row (each one is skipped)")
     eval_k: int = _f(0, "importance samples for the validation log-likelihood each epoch, which then also "

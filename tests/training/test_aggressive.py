@@ -156,14 +156,14 @@ def test_the_mode_ends_after_an_epoch_whose_information_fell_and_stays_off_after
 
 def test_a_short_aggressive_run_on_images_lowers_the_loss(tmp_path):
     # 2 aggressive epochs of 1,500 16x16 sprites: the validation ELBO rises by over 15 nats from the initial
-    # model (measured 21: -41.9 -> -20.7), and I(x; z) climbs (measured 3.70 -> 4.16 nats, of log 300 = 5.7)
+    # model (measured 21: -41.9 -> -20.7), and I(x; z) climbs (measured 3.70 -> 4.16 nats, of at most log 150 = 5.0)
     run = vaekit.train(tiny(subset=1500), out=tmp_path / "run")
     ep = epochs_of(run.dir)
     init = next(r for r in read_metrics(run.dir / "metrics.jsonl") if r["kind"] == "init")
     assert ep[-1]["val_elbo"] > init["val_elbo"] + 15.0
     assert ep[-1]["train_elbo"] > ep[0]["train_elbo"]
     assert all(r["aggressive"] and r["inner_steps"] >= 20 * 38 and r["skipped_steps"] == 0 for r in ep)
-    assert 1.0 < ep[0]["val_mutual_information"] < ep[1]["val_mutual_information"] < math.log(300)
+    assert 1.0 < ep[0]["val_mutual_information"] < ep[1]["val_mutual_information"] < math.log(150)
 
 
 def test_a_tiny_sentence_run_trains_with_aggressive(tmp_path):
