@@ -252,6 +252,10 @@ class TrainConfig:
                                "not factorise over dimensions (the top layer under --prior mog or vamp) has one "
                                "Monte-Carlo KL for all its dimensions, floored once: max(free-bits, its mean total "
                                "KL), not free-bits per dimension")
+    aggressive: bool = _f(False, "aggressive inference-network training (He et al. 2019, Algorithm 1): before each "
+                                 "decoder update, encoder-only updates until the encoder's loss stops falling; ends "
+                                 "after the first epoch whose validation mutual information I(x; z) did not rise "
+                                 "(docs/maths.md). Aggressive epochs take the plain step, not --compile's")
     ema: float = _f(0.0, "decay of an exponential moving average of the weights used for evaluation (0 = off)")
     max_nonfinite: int = _f(20, "stop after this many non-finite steps in a row (each one is skipped)")
     eval_k: int = _f(0, "importance samples for the validation log-likelihood each epoch, which then also "
@@ -297,6 +301,9 @@ class TrainConfig:
             raise ConfigError(f"--objective iwae does not take {', '.join(ignored)}: the IWAE bound "
                               "log (1/k) Σ_i p(x, z_i) / q(z_i|x) (Burda et al. 2015) has no KL term to weight, "
                               "warm up or floor; leave them at 1, 0 and 0, or use --objective elbo")
+        if self.aggressive and self.objective == "iwae":
+            raise ConfigError("--aggressive trains the encoder on the ELBO (He et al. 2019); it does not take "
+                              "--objective iwae")
 
 
 @dataclass
