@@ -25,7 +25,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from vaekit.config import Config, save_config
+from vaekit.config import Config
+from vaekit.config_files import save_config
 from vaekit.data import class_count
 from vaekit.errors import ConfigError, TrainingError
 from vaekit.evaluation import validation_elbo
