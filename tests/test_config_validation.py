@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig, load_config, save_config
+from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
+from vaekit.config_files import load_config, save_config
 from vaekit.errors import ConfigError
 
 

@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Config": "vaekit.config", "DataConfig": "vaekit.config", "ModelConfig": "vaekit.config",
-    "TrainConfig": "vaekit.config", "load_config": "vaekit.config",
+    "TrainConfig": "vaekit.config", "load_config": "vaekit.config_files",
     "VAE": "vaekit.model", "build_model": "vaekit.model",
     "train": "vaekit.api", "load": "vaekit.runs", "load_run": "vaekit.runs", "Run": "vaekit.runs",
     "evaluate": "vaekit.evaluation", "elbo": "vaekit.objectives", "iwae_bound": "vaekit.objectives",

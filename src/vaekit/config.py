@@ -8,11 +8,8 @@ Configs are read from and written to JSON, TOML or YAML; never pickled.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from vaekit.errors import ConfigError
@@ -206,6 +203,11 @@ class ModelConfig:
         _positive("rnn-hidden", self.rnn_hidden)
         if not 0.0 <= self.word_dropout < 1.0:
             raise ConfigError(f"word-dropout={self.word_dropout} must lie in [0, 1)")
+        if self.arch in ("lstm", "lm") and (self.latent_layers or self.prior == "vamp"):
+            raise ConfigError(f"--model {self.arch} has one stochastic layer and no pseudo-inputs: it takes neither "
+                              "--latent-layers nor --prior vamp")
+        if self.arch == "lm" and self.prior != "standard":
+            raise ConfigError("--model lm sets q(z|x) = p(z) = N(0, I), which needs --prior standard")
         if self.likelihood == "gaussian" and self.variance != "fixed" and math.log(self.sigma) < self.min_log_scale:
             raise ConfigError(f"--sigma {self.sigma} starts the learned variance below its floor "
                               f"exp(min-log-scale) = {math.exp(self.min_log_scale):.3g}")
@@ -247,6 +249,10 @@ class TrainConfig:
                                "not factorise over dimensions (the top layer under --prior mog or vamp) has one "
                                "Monte-Carlo KL for all its dimensions, floored once: max(free-bits, its mean total "
                                "KL), not free-bits per dimension")
+    aggressive: bool = _f(False, "aggressive inference-network training (He et al. 2019, Algorithm 1): before each "
+                                 "decoder update, encoder-only updates until the encoder's loss stops falling; ends "
+                                 "after the first epoch whose validation mutual information I(x; z) did not rise "
+                                 "(docs/maths.md). Aggressive epochs take the plain step, not --compile's")
     ema: float = _f(0.0, "decay of an exponential moving average of the weights used for evaluation (0 = off)")
     max_nonfinite: int = _f(20, "stop after this many non-finite steps in a row (each one is skipped)")
     eval_k: int = _f(0, "importance samples for the validation log-likelihood each epoch, which then also "
@@ -292,6 +298,9 @@ class TrainConfig:
             raise ConfigError(f"--objective iwae does not take {', '.join(ignored)}: the IWAE bound "
                               "log (1/k) Σ_i p(x, z_i) / q(z_i|x) (Burda et al. 2015) has no KL term to weight, "
                               "warm up or floor; leave them at 1, 0 and 0, or use --objective elbo")
+        if self.aggressive and self.objective == "iwae":
+            raise ConfigError("--aggressive trains the encoder on the ELBO (He et al. 2019); it does not take "
+                              "--objective iwae")
 
 
 @dataclass
@@ -301,9 +310,6 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        from vaekit.kinds import kind_of
-
-        kind_of(self.data.dataset).fill_defaults(self.model)
         if self.model.likelihood.startswith("logistic") and self.data.binarize != "none":
             raise ConfigError(f"--likelihood {self.model.likelihood} models 8-bit pixel values; it needs "
                               f"--binarize none (got {self.data.binarize})")
@@ -381,58 +387,3 @@ def _short(value: Any, limit: int = 60) -> str:
     except ValueError:  # an int of more than 4300 digits has no repr
         return f"<an integer of {value.bit_length()} bits>"
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Parse a JSON, TOML or YAML config file into nested dicts (validation happens in Config.from_dict)."""
-    p = Path(path)
-    fmt = p.suffix.lower()
-    if fmt not in (".json", ".toml", ".yaml", ".yml"):
-        raise ConfigError(f"config file {p}: unknown format {p.suffix!r}; use .json, .toml or .yaml")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot read config file {p}: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"config file {p} is not UTF-8 text: {e}") from None
-    parse, errors = _parser(fmt, p)
-    try:
-        data = parse(text)
-    except RecursionError:  # json and yaml recurse per nesting level: "[[[[..." exhausts the stack
-        raise ConfigError(f"config file {p} is nested too deeply to be a config") from None
-    except errors as e:
-        raise ConfigError(f"config file {p} is not valid {fmt[1:].upper()}: {e}") from None
-    # Checked here too: the CLI merges the file's known sections with its flags, so an unknown section or a
-    # section that is not a mapping would otherwise be dropped silently or fail while merging.
-    check_sections(data, f"config file {p}")
-    for name, values in data.items():
-        if not isinstance(values, dict):
-            raise ConfigError(f"config file {p}: [{name}]: expected a mapping, got {type(values).__name__}")
-    return data
-
-
-def _parser(fmt: str, p: Path) -> tuple[Any, tuple[type[Exception], ...]]:
-    """The text parser of a config format and the exceptions it raises on malformed text."""
-    if fmt == ".json":
-        return json.loads, (ValueError,)  # JSONDecodeError; ValueError also for ints beyond 4300 digits
-    if fmt == ".toml":
-        return tomllib.loads, (ValueError,)  # TOMLDecodeError is a ValueError
-    try:
-        import yaml
-    except ImportError:
-        raise ConfigError(f"{p}: YAML configs need PyYAML (pip install PyYAML)") from None
-
-    def load_yaml(text: str) -> Any:
-        data = yaml.safe_load(text)
-        return {} if data is None else data  # an empty file is an empty config; `false` is not
-
-    # YAMLError for syntax; ValueError/TypeError/OverflowError from its scalar constructors (e.g. a bad date)
-    return load_yaml, (yaml.YAMLError, ValueError, TypeError, OverflowError)
-
-
-def load_config(path: str | Path) -> Config:
-    return Config.from_dict(read_config_file(path), source=str(path))
-
-
-def save_config(cfg: Config, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")

@@ -1,6 +1,6 @@
 """Evaluation: ELBO, importance-sampled log-likelihood (Burda et al. 2015, k = 5000), bits/dim where
-they are defined, active units per stochastic layer and KL per latent dimension, batched with bounded
-memory (`objectives.MAX_PASS_BYTES` a pass)."""
+they are defined, active units per stochastic layer, KL per latent dimension and the mutual information
+I_q(x; z) (He et al. 2019), batched with bounded memory (`objectives.MAX_PASS_BYTES` a pass)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,21 @@ import torch
 from tqdm.auto import tqdm
 
 from vaekit.data import TensorData, fixed_binarization, iterate_batches
+from vaekit.distributions import DiagonalGaussian
 from vaekit.fast import denormals
 from vaekit.fast.compiling import CompiledOrEager
+from vaekit.information import mutual_information
 from vaekit.kinds.base import Unit
 from vaekit.objectives import iwae_bound, layer_kl, log_weights, samples_per_pass
 
 
-def sampling_seed(seed: int) -> int:
+def sampling_seed(seed: int, child: int = 1) -> int:
     """The seed of the ε draws of an evaluation with `seed`; the binarization of the data takes `seed`
     itself, so the test set's fixed draw is that of `seed`. Both seed a Mersenne Twister: from one seed
     they would be one stream, ε a function of the binarization's uniforms. This is spawned child 1 of
-    numpy's SeedSequence(seed), whose hashing gives unrelated 64-bit states even for adjacent seeds."""
-    return int(np.random.SeedSequence(seed, spawn_key=(1,)).generate_state(1, np.uint64)[0] >> 1)
+    numpy's SeedSequence(seed), whose hashing gives unrelated 64-bit states even for adjacent seeds;
+    child 2 seeds the draws of the mutual information."""
+    return int(np.random.SeedSequence(seed, spawn_key=(child,)).generate_state(1, np.uint64)[0] >> 1)
 
 
 def kind_of_data(data: Any) -> Any:
@@ -68,6 +71,8 @@ def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_s
 
     elbo:           E_q[log p(x|z)] (averaged over the k draws) - KL(q||p) (closed form where valid)
     log_likelihood: log (1/k) Σ_i p(x, z_i) / q(z_i|x), z_i ~ q(z|x)  (a stochastic lower bound)
+    mutual_information: I_q(x; z) over the whole set (`information.mutual_information`) of the bottom
+                    stochastic layer's q(z_1|x) (`bottom_posterior`), its draws seeded by `seed`
 
     The draws come from the global RNG seeded with `sampling_seed(seed)` inside `fork_rng` (the caller's
     RNG state is restored), so the compiled and the eager paths are both reproducible; dynamically
@@ -88,7 +93,7 @@ def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_s
 
         options = sampling_options()
     weights_fn = CompiledOrEager(functools.partial(_log_weights, model), enabled=compile, options=options)
-    totals: dict[str, Any] = {"elbo": 0.0, "log_likelihood": 0.0, "kl": 0.0, "means": []}
+    totals: dict[str, Any] = {"elbo": 0.0, "log_likelihood": 0.0, "kl": 0.0, "means": [], "q": []}
     bar = tqdm(total=len(data), desc=f"evaluate k={k}", unit="x", disable=not progress, leave=False)
     device = next(model.parameters()).device
     rng = torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
@@ -99,7 +104,9 @@ def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_s
             _evaluate_batch(model, x.to(device), y, k, chunk, weights_fn, totals)
             bar.update(len(x))
     bar.close()
-    return _summary(model, data, k, totals, unit_of(model, data) if unit == "auto" else unit)
+    res = _summary(model, data, k, totals, unit_of(model, data) if unit == "auto" else unit)
+    res["mutual_information"] = _information(totals["q"], seed)
+    return res
 
 
 def _log_weights(model: torch.nn.Module, x: torch.Tensor, n: int, context: Any,
@@ -116,6 +123,8 @@ def _evaluate_batch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | N
     totals["log_likelihood"] += float(terms.elbo.double().sum())
     totals["kl"] = totals["kl"] + kl.double().sum(0)
     totals["means"].append([m.cpu() for m in posterior_means(model, context)])
+    q = bottom_posterior(model, x, context)
+    totals["q"].append((q.mean.cpu(), q.logvar.cpu()))
 
 
 def posterior_means(model: torch.nn.Module, context: Any) -> list[torch.Tensor]:
@@ -124,6 +133,39 @@ def posterior_means(model: torch.nn.Module, context: Any) -> list[torch.Tensor]:
     (`HierarchicalVAE.layer_means`); one layer: the mean of q(z|x) itself."""
     layer_means = getattr(model, "layer_means", None)
     return layer_means(context) if layer_means is not None else [context.mean]
+
+
+def bottom_posterior(model: torch.nn.Module, x: torch.Tensor, context: Any = None,
+                     y: torch.Tensor | None = None) -> DiagonalGaussian:
+    """q(z_1|x) of the bottom stochastic layer, (B, D_1): the encoder pass `context` itself for one layer;
+    for a hierarchy, `posterior(x)` (top-down inference: with the layers above at their means, as
+    `posterior_means` takes them)."""
+    if context is None:
+        context = model.bottom_up(x, y)
+    return context if isinstance(context, DiagonalGaussian) else model.posterior(x)
+
+
+def _information(q: list[tuple[torch.Tensor, torch.Tensor]], seed: int) -> float:
+    mean, logvar = (torch.cat(parts) for parts in zip(*q, strict=True))  # (N, D_1) each
+    return mutual_information(mean, logvar, torch.Generator().manual_seed(sampling_seed(seed, child=2)))
+
+
+@torch.no_grad()
+def validation_information(model: torch.nn.Module, data: TensorData, *, batch_size: int = 1000,
+                           seed: int = 0) -> float:
+    """I_q(x; z) of the bottom layer over a data set in one pass of the encoder (the per-epoch number of
+    aggressive training, `vaekit.training.aggressive`), computed as `evaluate` does without the decoder:
+    the same figure for the same seed wherever the items are batched in their stored order (sentences
+    are batched by length, so their draws fall to other items)."""
+    model.eval()
+    device = next(model.parameters()).device
+    data = fixed_binarization(data, seed)
+    q = []
+    for x, labels in iterate_batches(data, batch_size, shuffle=False, generator=torch.Generator().manual_seed(seed)):
+        y = labels.to(device) if getattr(model, "n_classes", 0) else None
+        post = bottom_posterior(model, x.to(device), y=y)
+        q.append((post.mean.cpu(), post.logvar.cpu()))
+    return _information(q, seed)
 
 
 def _summary(model: torch.nn.Module, data: Any, k: int, totals: dict[str, Any], unit: Unit | None

@@ -36,7 +36,7 @@ class GenerativeAPI:
         if y is None:
             raise ConfigError(f"this model is class-conditional ({self.n_classes} classes): encoding and decoding "
                               "need class labels y (vaekit sample --label, vaekit convert, reconstruct/encode "
-                              "--label; interpolate, traverse, manifold and explore take unconditional models only)")
+                              "--label; interpolate, traverse and manifold take unconditional models only)")
         if y.dtype.is_floating_point or (not torch.compiler.is_compiling() and ((y < 0) | (y >= self.n_classes)).any()):
             raise ConfigError(f"labels must be integers in 0..{self.n_classes - 1}")
         onehot = torch.nn.functional.one_hot(y.long(), self.n_classes).to(self.decoder_dtype)  # (B, K)

@@ -122,3 +122,22 @@ def test_sliders_interpolation_upload_and_drawing_in_chromium(browser, served, t
     assert d.save_screenshot(str(shot)) and shot.stat().st_size > 1000
     if os.environ.get("VAEKIT_EXPLORER_SCREENSHOT"):
         shutil.copyfile(shot, os.environ["VAEKIT_EXPLORER_SCREENSHOT"])
+
+
+def test_a_typed_sentence_in_chromium(browser, served_text):
+    from selenium.webdriver.common.keys import Keys
+
+    d = browser
+    d.get(served_text)
+    _wait(d, lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "1", "the page to start")
+    shown = {panel: d.find_element("id", panel).is_displayed() for panel in ("upload-panel", "typed-panel")}
+    assert shown == {"upload-panel": False, "typed-panel": True}
+    _wait(d, lambda d: d.find_element("id", "decoded-item").get_attribute("innerHTML").startswith("<div"),
+          "the sentence the sliders decode")
+    box = d.find_element("id", "sentence")
+    box.send_keys("the huge red zorblax moves up .", Keys.ENTER)
+    _wait(d, lambda d: len(d.find_elements("css selector", "#neighbours > li")) == 5, "the five nearest test items")
+    assert "<unk>" in d.find_element("id", "typed-input").text  # an unknown word, as the model reads it
+    assert d.find_element("id", "typed-recon").find_elements("css selector", "li")
+    assert d.find_element("id", "upload-marker").get_attribute("display") == "inline"
+    assert not d.find_element("id", "error").is_displayed(), d.find_element("id", "error").text

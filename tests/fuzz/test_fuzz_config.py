@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from tests.fuzz.helpers import case, fuzz
 from vaekit import config as C
 from vaekit.cli import main
-from vaekit.config import Config, read_config_file
+from vaekit.config import Config
+from vaekit.config_files import read_config_file
 from vaekit.errors import ConfigError
 
 SECTIONS = {"data": C.DataConfig, "model": C.ModelConfig, "train": C.TrainConfig}

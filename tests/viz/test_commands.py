@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from tests.viz.conftest import grid_size
 from vaekit.cli import main
 
 
@@ -53,10 +55,18 @@ def test_picture_commands_on_array_data_write_only_the_array(array_run_dir, tmp_
     out = tmp_path / "i.png"
     assert main(["interpolate", str(array_run_dir), "--pairs", "2", "--steps", "5", "--out", str(out)]) == 0
     assert not out.exists() and np.load(out.with_suffix(".npy")).shape == (2, 5, 6)
-    assert "not images" in capsys.readouterr().out
+    assert "no picture or text to show" in capsys.readouterr().out
     out = tmp_path / "t.png"
     assert main(["traverse", str(array_run_dir), "--steps", "3", "--out", str(out)]) == 0
     assert not out.exists() and np.load(out.with_suffix(".npy")).shape == (3, 3, 6)
     out = tmp_path / "s.png"
     assert main(["scatter", str(array_run_dir), "--out", str(out)]) == 0
     assert out.exists() and np.load(out.with_suffix(".npy")).shape[1] == 2
+
+
+def test_the_kind_writes_its_own_file_and_the_command_prints_it(run_dir, tmp_path, capsys):
+    out = tmp_path / "i.txt"  # a .txt name: an image run still writes its PNG grid, beside the .npy
+    assert main(["interpolate", str(run_dir), "--pairs", "1", "--steps", "3", "--out", str(out)]) == 0
+    png = out.with_suffix(".png")
+    assert not out.exists() and Image.open(png).size == grid_size(1, 3)
+    assert f"wrote {png} and {out.with_suffix('.npy')} (1 rows x 3)" in capsys.readouterr().out

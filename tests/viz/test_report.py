@@ -102,7 +102,7 @@ def test_report_metrics_are_a_labelled_table_not_a_dump_of_the_record(run_dir, t
     shown = dict(re.findall(r"<tr><th[^>]*>(.*?)</th><td>(.*?)</td></tr>", metrics))
     assert shown["validation ELBO"] == f"{last['val_elbo']:.4f} nats"
     assert shown["validation rate, KL(q(z|x) || p(z))"] == f"{last['val_rate']:.4f} nats"
-    assert shown["epochs trained"] == "1" and shown["speed (last epoch)"] == f"{last['images_per_s']:.0f} images/s"
+    assert shown["epochs trained"] == "1" and shown["speed (last epoch)"] == f"{last['images_per_s']:.0f} items/s"
     assert "kind" not in metrics and ">epoch<" not in metrics and ">val_elbo<" not in metrics
     assert "vaekit evaluate" in summary(page)  # no metrics.json: the sentence says how to get the test figures
 

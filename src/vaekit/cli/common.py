@@ -59,7 +59,9 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
             if isinstance(value, list):  # --hidden 400 --hidden 200, or --hidden 400,200
                 value = [v for part in value for v in part]
             merged[section][name] = value
-    return Config.from_dict(merged, source="command line")
+    from vaekit.kinds import with_kind_defaults
+
+    return with_kind_defaults(Config.from_dict(merged, source="command line"))
 
 
 def eval_data(run: Any, split: str, path: str | None) -> Any:

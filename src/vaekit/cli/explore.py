@@ -72,9 +72,10 @@ def cmd_explore(args: argparse.Namespace) -> None:
 
 def register(sub: Any) -> None:
     p = run_parser(sub, "explore", "serve a live latent explorer in the browser: sliders, interpolation, "
-                   "uploads, the latent map (needs the explore extra)")
+                   "uploads or typed sentences, the latent map (needs the explore extra)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine "
                    "only; 0.0.0.0 serves the network)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
-    p.add_argument("--limit", type=int, default=10000, help="test images on the latent map (default: 10000)")
+    p.add_argument("--limit", type=int, default=10000, help="test items on the latent map, and the neighbours "
+                   "of a typed sentence (default: 10000)")
     p.set_defaults(func=cmd_explore)

@@ -91,6 +91,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     write_json(RunPaths(run.dir).evaluation, res)
     per = f"({res[res['unit_key']]:.4f} {res['unit']})  " if "unit" in res else ""  # only where defined
     per += f"perplexity {res['perplexity']:.2f}  " if "perplexity" in res else ""
+    per += f"KL {sum(res['kl_per_dim']):.3f}  MI {res['mutual_information']:.3f} nats  " \
+        if "mutual_information" in res else ""
     print(f"{args.split} ({res['n']} items, k={res['k']}): ELBO {res['elbo']:.3f}  log p(x) "
           f"{res['log_likelihood']:.3f} nats  {per}active units "
           f"{res['active_units']}/{res['latent_dim']}")

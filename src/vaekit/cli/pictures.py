@@ -1,7 +1,8 @@
 """The picture subcommands: `vaekit interpolate | traverse | manifold | scatter | curves | report`.
 
-Thin on purpose: parse, call the plain functions of vaekit.viz, write the PNG and the raw array as
-.npy beside it, print what was written. Registered by `vaekit.cli`; torch and
+Thin on purpose: parse, call the plain functions of vaekit.viz, write the items as the run's kind shows
+them (a PNG grid of images, a text file of sentences) and the raw array as .npy beside it, print the files
+written. Registered by `vaekit.cli`; torch and
 matplotlib are imported inside the commands so that `vaekit --help` stays fast.
 """
 
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from vaekit.errors import ConfigError
+
+ITEM_SUFFIXES = (".png", ".txt")
 
 
 def register(sub: Any) -> None:
@@ -24,19 +27,20 @@ def register(sub: Any) -> None:
 
 def _add_interpolate(sub: Any, run_parser: Any) -> None:
     p = run_parser(sub, "interpolate", "decoded paths between pairs of inputs or prior draws, one row per pair")
-    _common(p, "interpolation.png", "the data endpoints are taken from", "the random pairs, the prior draws and ")
+    _common(p, "interpolation.png", "the data endpoints are taken from", "the random pairs, the prior draws and ",
+            items=True)
     p.add_argument("--source", default="data", choices=["data", "prior"],
                    help="endpoints: posterior means of items of --split, or draws from p(z) (default: data)")
     p.add_argument("--indices", metavar="I,J[,K,L...]", help="items to join, two by two (default: random pairs)")
     p.add_argument("--pairs", type=int, default=4, help="random pairs when --indices is not given (default: 4)")
     p.add_argument("--mode", default="slerp", choices=["linear", "slerp"], help="path (default: slerp)")
-    p.add_argument("--steps", type=int, default=10, help="pictures per row, endpoints included (default: 10)")
+    p.add_argument("--steps", type=int, default=10, help="items per row, endpoints included (default: 10)")
     p.set_defaults(func=cmd_interpolate)
 
 
 def _add_traverse(sub: Any, run_parser: Any) -> None:
     p = run_parser(sub, "traverse", "one row per latent dimension (most used first), that coordinate swept")
-    _common(p, "traversal.png", "the items that rank the dimensions (and --index) are read from")
+    _common(p, "traversal.png", "the items that rank the dimensions (and --index) are read from", items=True)
     p.add_argument("--dims", metavar="I,J,...", help="dimensions to draw (default: all)")
     p.add_argument("--top", type=int, help="draw only the N most used dimensions")
     p.add_argument("--range", nargs=2, type=float, default=[-3.0, 3.0], metavar=("LO", "HI"),
@@ -49,8 +53,8 @@ def _add_traverse(sub: Any, run_parser: Any) -> None:
 
 def _add_manifold(sub: Any, run_parser: Any) -> None:
     p = run_parser(sub, "manifold", "decoded grid over two latent dimensions at Gaussian quantiles (K&W Fig. 4)")
-    _common(p, "manifold.png", "the items that rank the dimensions are read from")
-    p.add_argument("-n", type=int, default=20, help="pictures per side (default: 20)")
+    _common(p, "manifold.png", "the items that rank the dimensions are read from", items=True)
+    p.add_argument("-n", type=int, default=20, help="items per side (default: 20)")
     p.add_argument("--dims", metavar="I,J", help="the two dimensions, across and up (default: the two most used)")
     p.add_argument("--limit", type=int, default=1000, help="items of --split that rank the dimensions (default: 1000)")
     p.set_defaults(func=cmd_manifold)
@@ -81,8 +85,9 @@ def _add_report(sub: Any, run_parser: Any) -> None:
 
 def _add_convert(sub: Any, run_parser: Any) -> None:
     p = run_parser(sub, "convert", "conditional VAE: keep inputs' style, decode them as another class (Sohn et al.)")
-    _common(p, "conversion.png", "the inputs are read from (without --input)")
-    p.add_argument("--input", help="an image, an image folder or a .npy/.npz to convert (default: items of --split)")
+    _common(p, "conversion.png", "the inputs are read from (without --input)", items=True)
+    p.add_argument("--input", help="items to convert, read as the run's data: an image, an image folder or a "
+                   ".npy/.npz; a text file of sentences, one a line (default: items of --split)")
     p.add_argument("--from", dest="source", type=int, help="the class of the --input items (default: their labels)")
     p.add_argument("--to", type=int, help="the target class (default: every class, one column each)")
     p.add_argument("-n", type=int, default=10, help="how many inputs, one row each (default: 10)")
@@ -99,7 +104,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
     from vaekit.viz.common import load_items, shows
     from vaekit.viz.convert import check_conditional, check_label, conversion_rows
 
-    out = _png_out(args.out)
+    out = _items_out(args.out)
     _positive(args.n, "-n")
     run = load_run(args.run_dir, args.which, args.device)
     k = check_conditional(run.model, "vaekit convert")
@@ -118,8 +123,10 @@ def cmd_convert(args: argparse.Namespace) -> None:
     save_rows(run, rows, out, shows(run, data))
 
 
-def _common(p: argparse.ArgumentParser, out: str, where: str, seeds: str = "") -> None:
-    p.add_argument("--out", default=out, help=f"output .png; the raw array goes to .npy beside it (default: {out})")
+def _common(p: argparse.ArgumentParser, out: str, where: str, seeds: str = "", items: bool = False) -> None:
+    what = ("output .png or .txt: the run's kind writes there with its own suffix (a PNG grid of images, a .txt "
+            "of sentences)" if items else "output .png")
+    p.add_argument("--out", default=out, help=f"{what}; the raw array goes to .npy beside it (default: {out})")
     p.add_argument("--split", default="test", help=f"train, val or test: where {where} (default: test)")
     p.add_argument("--seed", type=int, default=0, help=f"seed of {seeds}the one Bernoulli draw of dynamically "
                    "binarized data (default: 0)")
@@ -129,6 +136,16 @@ def _png_out(text: str) -> Path:
     out = Path(text)
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out {text!r}: expected a .png file name (the .npy is written beside it)")
+    return out
+
+
+def _items_out(text: str) -> Path:
+    """--out of a command that writes items: the kind writes its own format there (`Kind.write_grid` sets the
+    suffix: .png for images, .txt for sentences), so either name is taken."""
+    out = Path(text)
+    if out.suffix.lower() not in ITEM_SUFFIXES:
+        raise ConfigError(f"--out {text!r}: expected a .png or .txt file name (images are written as a PNG grid, "
+                          "sentences as a text file, each with its own suffix; the .npy is written beside it)")
     return out
 
 
@@ -147,22 +164,24 @@ def _positive(value: int | None, option: str) -> None:
         raise ConfigError(f"{option} {value} must be >= 1")
 
 
-def save_rows(run: Any, rows: Any, out: Path, images: bool) -> None:
-    """Rows of items (R, T, *event) -> a grid (one row each) as the run's kind shows them when `images`,
-    always the .npy of the rows."""
+def save_rows(run: Any, rows: Any, out: Path, shown: bool) -> None:
+    """Rows of items (R, T, *event) -> one row each, as the run's kind shows them when `shown` (a PNG grid,
+    a text file of numbered rows), and always the .npy of the rows; prints the files written."""
     import numpy as np
 
     from vaekit.kinds import kind_of
     from vaekit.viz.common import grid_rows
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out.with_suffix(".npy"), rows.detach().cpu().numpy())
-    if images:
+    raw = out.with_suffix(".npy")
+    np.save(raw, rows.detach().cpu().numpy())
+    if shown:
         items, per_row = grid_rows(rows)
-        kind_of(run.config.data.dataset).write_grid(items, out, per_row, run.data_stats)
-        print(f"wrote {out} ({rows.shape[0]} rows x {rows.shape[1]}) and {out.with_suffix('.npy')}")
+        written = kind_of(run.config.data.dataset).write_grid(items, out, per_row, run.data_stats)
+        names = " and ".join(str(p) for p in [*written, raw])
+        print(f"wrote {names} ({rows.shape[0]} rows x {rows.shape[1]})")
     else:
-        print(f"wrote {out.with_suffix('.npy')} {tuple(rows.shape)}: the data are not images, so no PNG")
+        print(f"wrote {raw} {tuple(rows.shape)}: the run's items have no picture or text to show, only the array")
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
@@ -170,23 +189,23 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     from vaekit.viz.common import load_items, shows
     from vaekit.viz.interpolate import check_steps, choose_pairs, interpolate_inputs, interpolate_prior
 
-    out = _png_out(args.out)
+    out = _items_out(args.out)
     check_steps(args.steps)
     indices = _parse_ints(args.indices, "--indices") if args.indices else None
     if indices is not None and args.source == "prior":
         raise ConfigError("--indices picks data items; it cannot be combined with --source prior")
     run = load_run(args.run_dir, args.which, args.device)
     data = load_items(run, args.split, max(indices) + 1 if indices else 1000, args.seed)
-    images = shows(run, data)
+    shown = shows(run, data)
     if args.source == "prior":
-        rows = interpolate_prior(run.model, args.pairs, args.steps, args.mode, args.seed, clamp=images)
+        rows = interpolate_prior(run.model, args.pairs, args.steps, args.mode, args.seed)
         print(f"{args.pairs} pairs of prior draws (seed {args.seed}), {args.mode}")
     else:
         pairs = choose_pairs(len(data), args.pairs, indices, args.seed)
         i0, i1 = [a for a, _ in pairs], [b for _, b in pairs]
-        rows = interpolate_inputs(run.model, data.x[i0], data.x[i1], args.steps, args.mode, clamp=images)
+        rows = interpolate_inputs(run.model, data.x[i0], data.x[i1], args.steps, args.mode)
         print(f"pairs of {args.split} items {', '.join(f'{a}-{b}' for a, b in pairs)}, {args.mode}")
-    save_rows(run, rows, out, images)
+    save_rows(run, rows, out, shown)
 
 
 def cmd_traverse(args: argparse.Namespace) -> None:
@@ -195,7 +214,7 @@ def cmd_traverse(args: argparse.Namespace) -> None:
     from vaekit.viz.traverse import sweep_values, traverse
     from vaekit.viz.usage import parse_dims
 
-    out = _png_out(args.out)
+    out = _items_out(args.out)
     _positive(args.limit, "--limit")
     _positive(args.top, "--top")
     values = sweep_values(args.range[0], args.range[1], args.steps)
@@ -207,10 +226,10 @@ def cmd_traverse(args: argparse.Namespace) -> None:
     if args.index is not None:
         check_index(args.index, len(data), "--index")
         base = posterior_means(run.model, data.x[args.index:args.index + 1])[0]
-    images = shows(run, data)
-    t = traverse(run.model, data.x[:args.limit], base=base, dims=dims, top=args.top, values=values, clamp=images)
+    shown = shows(run, data)
+    t = traverse(run.model, data.x[:args.limit], base=base, dims=dims, top=args.top, values=values)
     print("rows, most used first: " + "; ".join(t.usage.describe(d) for d in t.dims))
-    save_rows(run, t.images, out, images)
+    save_rows(run, t.images, out, shown)
 
 
 def cmd_manifold(args: argparse.Namespace) -> None:
@@ -219,7 +238,7 @@ def cmd_manifold(args: argparse.Namespace) -> None:
     from vaekit.viz.manifold import default_dims, grid_quantiles, manifold
     from vaekit.viz.usage import dimension_usage, parse_dims
 
-    out = _png_out(args.out)
+    out = _items_out(args.out)
     _positive(args.limit, "--limit")
     grid_quantiles(args.n)  # checks -n
     run = load_run(args.run_dir, args.which, args.device)
@@ -231,9 +250,9 @@ def cmd_manifold(args: argparse.Namespace) -> None:
         dims = [0, 1]
     elif dims is None:
         dims = list(default_dims(dimension_usage(run.model, data.x)))
-    images = shows(run, data)
+    shown = shows(run, data)
     print(f"z{dims[0]} across, z{dims[1]} up, at Gaussian quantiles (i + 0.5)/{args.n}")
-    save_rows(run, manifold(run.model, args.n, (dims[0], dims[1]), clamp=images), out, images)
+    save_rows(run, manifold(run.model, args.n, (dims[0], dims[1])), out, shown)
 
 
 def cmd_scatter(args: argparse.Namespace) -> None:

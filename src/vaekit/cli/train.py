@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from vaekit.api import train
-    from vaekit.config import read_config_file
+    from vaekit.config_files import read_config_file
     from vaekit.runs import default_run_dir, read_run_config
 
     if args.resume:

@@ -18,10 +18,18 @@ from starlette.concurrency import run_in_threadpool
 
 from vaekit.explore.images import MAX_BYTES, data_url, image_to_input, parse_data_url, png_bytes
 from vaekit.explore.state import ExplorerState, RequestError, to_pixels
+from vaekit.explore.typed import check_label, item_json, typed_answer
 
 
 class DecodeRequest(BaseModel):
     z: list[float] = Field(description="one value per latent dimension, in model order (not slider order)")
+    label: int | None = Field(None, description="typed items of a class-conditional model: the class to decode with")
+
+
+class TypedRequest(BaseModel):
+    text: str = Field(description="what the person typed: one item (a sentence)")
+    label: int | None = Field(None, description="class-conditional model: the class of the typed item")
+    k: int = Field(5, description="how many nearest test items to return")
 
 
 class InterpolateRequest(BaseModel):
@@ -93,7 +101,14 @@ def create_app(source: str | Path | Any, *, which: str = "best", device: str = "
     @app.post("/api/decode")
     def decode(req: DecodeRequest) -> dict[str, Any]:
         z = state.check_z(req.z)
+        if state.typed:  # the item as the run's kind shows it
+            item = state.decode_item(z, check_label(state, req.label))
+            return {**item_json(state, item, "decode(z)"), "point": state.point(z)}
         return {"image": data_url(state.decode(z)), "point": state.point(z)}
+
+    @app.post("/api/typed")
+    def typed(req: TypedRequest) -> dict[str, Any]:
+        return typed_answer(state, req.text, req.label, req.k)
 
     @app.post("/api/interpolate")
     def interpolate(req: InterpolateRequest) -> dict[str, Any]:
@@ -103,6 +118,8 @@ def create_app(source: str | Path | Any, *, which: str = "best", device: str = "
     @app.post("/api/reconstruct")
     async def reconstruct(file: Annotated[UploadFile | None, File()] = None,
                           data_url_field: Annotated[str | None, Form(alias="data_url")] = None) -> dict[str, Any]:
+        if state.typed:
+            raise RequestError("this run's items are typed, not images: POST /api/typed with the text", 404)
         if file is not None:
             raw = await file.read(MAX_BYTES + 1)
         elif data_url_field is not None:

@@ -1,6 +1,11 @@
-"""What the explorer serves, computed once when it starts: the model, the test images, their posterior
+"""What the explorer serves, computed once when it starts: the model, the test items, their posterior
 means, the order of the latent dimensions and the 2-D latent map. No web code here, so it is testable
 (and usable) without the server packages.
+
+Two kinds of items: images (event shape (C, H, W)), drawn and uploaded as pictures (`images`), and items a
+person types (sentences), read and shown through the run's kind (`Kind.parse_input`, `Kind.html_grid`;
+`typed`). A class-conditional model is explored through typed items only: they carry the class they are
+read and converted with.
 """
 
 from __future__ import annotations
@@ -102,6 +107,10 @@ def to_pixels(x: torch.Tensor) -> np.ndarray:
     return a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
 
 
+def is_image_shape(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 3 and shape[0] in (1, 3)
+
+
 def _column_labels(labels: torch.Tensor | None, names: list[str] | None) -> tuple[list[float] | None, str, bool]:
     """Colours for the map: the class, or the first factor of factor labels (e.g. shapes' `shape`)."""
     if labels is None or len(labels) == 0:
@@ -120,21 +129,30 @@ class ExplorerState:
     both the fastest on a small CPU and safe for models that are not re-entrant."""
 
     def __init__(self, model: Any, images: torch.Tensor, labels: torch.Tensor | None = None,
-                 label_names: list[str] | None = None, batch_size: int = 1000) -> None:
+                 label_names: list[str] | None = None, batch_size: int = 1000, *, kind: Any = None,
+                 stats: dict | None = None, data_config: Any = None) -> None:
         shape = tuple(model.event_shape)
-        if len(shape) != 3 or shape[0] not in (1, 3):
-            raise VaekitError(f"vaekit explore needs an image model (event shape (C, H, W) with 1 or 3 channels); "
-                              f"this model's data has shape {shape}")
+        # items a person types: shown by the run's kind (`kind.shows`) and not pictures
+        self.typed = kind is not None and not is_image_shape(shape) and kind.shows(shape)
+        if not (self.typed or is_image_shape(shape)):
+            raise VaekitError(f"vaekit explore needs an image model (event shape (C, H, W) with 1 or 3 channels) "
+                              f"or one of items a person types (sentences); this model's data has shape {shape}")
         if len(images) == 0:
             raise VaekitError("vaekit explore needs at least one test image for the latent map")
         self.model = model.eval()
         self.device = next(model.parameters()).device
-        self.event_shape: tuple[int, int, int] = shape  # type: ignore[assignment]
-        self.images = images.float().cpu()
+        self.event_shape: tuple[int, ...] = shape
+        self.kind, self.stats, self.data_config = kind, stats, data_config
+        # the test items: images, or typed items (sentences' token ids, kept as they are)
+        self.images = images.cpu() if self.typed else images.float().cpu()
         self.latent_dim = int(model.latent_dim)
+        self.n_classes = int(getattr(model, "n_classes", 0)) if self.typed else 0
         self.lock = threading.Lock()
+        y = labels.cpu() if self.n_classes else None  # q(z|x, y) of a conditional model reads the items' classes
         with torch.no_grad():
-            parts = [model.encode(x.to(self.device)) for x in torch.split(self.images, batch_size)]
+            parts = [model.encode(self.images[i:i + batch_size].to(self.device),
+                                  None if y is None else y[i:i + batch_size].to(self.device))
+                     for i in range(0, len(self.images), batch_size)]
         self.means = torch.cat([q.mean for q in parts]).float().cpu()      # (N, D)
         logvars = torch.cat([q.logvar for q in parts]).float().cpu()
         scores, self.order_by = dim_scores(model, self.means, logvars)
@@ -157,11 +175,14 @@ class ExplorerState:
             raise VaekitError(f"vaekit explore shows items a person can see; {run.dir} holds {kind.name} of shape "
                               f"{run.event_shape}")
         data = data.take(limit)
-        return cls(run.model, data.x, data.labels, data.label_names)
+        return cls(run.model, data.x, data.labels, data.label_names, kind=kind, stats=run.data_stats,
+                   data_config=run.config.data)
 
     # --- checks on request values -------------------------------------------------------------
 
     def check_index(self, i: int) -> int:
+        if self.typed:
+            raise RequestError("this run's items are typed, not images: POST /api/typed", 404)
         if not 0 <= i < len(self.images):
             raise RequestError(f"test image index {i} is out of range: there are {len(self.images)} "
                                f"(0 to {len(self.images) - 1})", 404)
@@ -187,14 +208,19 @@ class ExplorerState:
 
     def decode(self, z: torch.Tensor) -> np.ndarray:
         """uint8 pixels of model.decode(z) for one latent vector (D,)."""
-        with self.lock, torch.no_grad():
-            x = self.model.decode(z[None].to(self.device))[0]
-        return to_pixels(x)
+        return to_pixels(self.decode_item(z))
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The posterior mean (D,) of one image (C, H, W)."""
+    def decode_item(self, z: torch.Tensor, y: int | None = None) -> torch.Tensor:
+        """model.decode(z) (with class y for a conditional model) for one latent vector (D,): one item."""
+        label = None if y is None else torch.tensor([y], device=self.device)
         with self.lock, torch.no_grad():
-            return self.model.encode(x[None].to(self.device)).mean[0].float().cpu()
+            return self.model.decode(z[None].to(self.device), label)[0].cpu()
+
+    def encode(self, x: torch.Tensor, y: int | None = None) -> torch.Tensor:
+        """The posterior mean (D,) of one item (an image (C, H, W)), with class y for a conditional model."""
+        label = None if y is None else torch.tensor([y], device=self.device)
+        with self.lock, torch.no_grad():
+            return self.model.encode(x[None].to(self.device), label).mean[0].float().cpu()
 
     def interpolate(self, i: int, j: int, t: float) -> tuple[torch.Tensor, np.ndarray]:
         """z = (1 - t) m_i + t m_j between the posterior means of test images i and j, and its decoding.
@@ -214,9 +240,13 @@ class ExplorerState:
     # --- JSON views ---------------------------------------------------------------------------------
 
     def info(self) -> dict[str, Any]:
-        return {"latent_dim": self.latent_dim, "order": self.order, "scores": self.scores, "order_by": self.order_by,
-                "ranges": self.ranges.tolist(), "image_shape": list(self.event_shape), "n_test": len(self.images),
-                "map_method": self.map.method}
+        found = {"latent_dim": self.latent_dim, "order": self.order, "scores": self.scores, "order_by": self.order_by,
+                 "ranges": self.ranges.tolist(), "n_test": len(self.images), "map_method": self.map.method,
+                 "input": "typed" if self.typed else "image"}
+        if self.typed:
+            return {**found, "item_shape": list(self.event_shape), "n_classes": self.n_classes,
+                    "class_names": self.class_names if self.n_classes else None}
+        return {**found, "image_shape": list(self.event_shape)}
 
     def map_json(self) -> dict[str, Any]:
         return {"points": self.map.points.tolist(), "labels": self.labels, "label_name": self.label_name,

@@ -36,6 +36,13 @@ def kind_named(name: str) -> Kind:
     raise ConfigError(f"no kind of data is named {name!r}; the kinds are {', '.join(k.name for k in KINDS)}")
 
 
+def with_kind_defaults(cfg: Any) -> Any:
+    """The `Config` with the model fields its data's kind sets otherwise (`Kind.model_defaults`: sentences
+    take --model lstm --likelihood categorical) where they hold vaekit's defaults; changed in place."""
+    kind_of(cfg.data.dataset).fill_defaults(cfg.model)
+    return cfg
+
+
 def load_split(cfg: Any, split: str, *, stats: dict | None = None) -> Any:
     """The train, val or test split of the data set a `DataConfig` describes."""
     kind = kind_of(cfg.dataset)
@@ -52,4 +59,5 @@ def load_path(path: str | Path, cfg: Any, *, stats: dict | None = None) -> Any:
 
 
 __all__ = ["KINDS", "ArrayKind", "ImageKind", "Kind", "TextKind", "Unit", "dataset_names", "kind_named", "kind_of",
-           "load_path", "load_split"]
+           "load_path", "load_split",
+           "with_kind_defaults"]

@@ -74,7 +74,7 @@ class Kind:
     # --- model ----------------------------------------------------------------------------------
     def fill_defaults(self, model: ModelConfig) -> None:
         """Give the fields of `model` that hold vaekit's defaults this kind's own (`model_defaults`), then
-        check the result again."""
+        check the result again. The CLI, `vaekit.train` and the Trainer call it (`with_kind_defaults`)."""
         defaults = {f.name: f.default for f in dataclasses.fields(model)}
         changed = False
         for name, value in self.model_defaults.items():
@@ -138,3 +138,9 @@ class Kind:
     def html_grid(self, items: torch.Tensor, alt: str, per_row: int | None = None, stats: dict | None = None) -> str:
         """The same items as a piece of a self-contained HTML page (the report, the explorer)."""
         return f'<p class="note">{alt}: {tuple(items.shape)} values, not shown</p>'
+
+    def parse_input(self, text: str, stats: dict | None, cfg: DataConfig) -> torch.Tensor:
+        """One item (1, *event) from what a person types (the explorer's text box), read as the training data
+        were read (`cfg`, the run's data config; `stats`, e.g. its vocabulary). Kinds whose items are not
+        typed refuse."""
+        raise ConfigError(f"{self.name} items cannot be typed in")

@@ -9,7 +9,8 @@ from typing import Any
 
 import torch
 
-from vaekit.config import Config, load_config
+from vaekit.config import Config
+from vaekit.config_files import load_config
 from vaekit.errors import CheckpointError, ConfigError
 from vaekit.kinds import kind_of
 from vaekit.model import VAE, build_model

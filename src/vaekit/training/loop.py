@@ -25,12 +25,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from vaekit.config import Config, save_config
+from vaekit.config import Config
+from vaekit.config_files import save_config
 from vaekit.data import class_count
 from vaekit.errors import ConfigError, TrainingError
 from vaekit.evaluation import validation_elbo
 from vaekit.fast import denormals, make_step
-from vaekit.kinds import kind_of
+from vaekit.kinds import kind_of, with_kind_defaults
 from vaekit.model import VAE, build_model
 from vaekit.objectives import Terms, beta_at
 from vaekit.runs import (
@@ -53,6 +54,7 @@ from vaekit.runs import (
     write_json,
 )
 from vaekit.training import distributed
+from vaekit.training.aggressive import AggressiveTraining
 from vaekit.training.callbacks import Callback, EpochEnd
 from vaekit.training.optim import make_optimizer
 from vaekit.training.schedule import values_at
@@ -67,6 +69,9 @@ class LoopState:
     skipped: int = 0             # non-finite steps skipped, in total
     nonfinite_in_row: int = 0
     wall_seconds: float = 0.0    # training + validation time so far, across resumes (for --max-minutes)
+    aggressive: bool = False     # --aggressive: the next epoch is aggressive (vaekit.training.aggressive)
+    aggressive_ended: int = 0    # the epoch after which aggressive mode ended (0: on, or never on)
+    val_mutual_information: float = -math.inf  # the last epoch's, with --aggressive
 
 
 def resolve_device(name: str) -> torch.device:
@@ -101,6 +106,7 @@ class Trainer:
         if t.tensorboard:
             summary_writer_class()  # fails before any folder is made when the package is missing
         self.kind = kind_of(cfg.data.dataset)
+        self.kind.fill_defaults(cfg.model)
         self.kind.check_data(cfg.data)
         self.kind.check(cfg.model)
         stats = read_stats(run_dir)  # a resumed run keeps what it measured of its data
@@ -126,7 +132,10 @@ class Trainer:
             objective = nn.parallel.DistributedDataParallel(objective, device_ids=ids)
         self.step = make_step(objective, self.params, self.opt, grad_clip=t.grad_clip, batch_size=t.batch_size,
                               compile=t.compile and self.kind.compiles, dist=self.dist, device=self.device)
-        self.state = LoopState()
+        # --aggressive: its epochs take a plain step of their own, which updates the encoder or the decoder alone
+        self.aggressive = AggressiveTraining(objective, self.model, self.params, self.opt, t.grad_clip, self.dist,
+                                             self.device, cfg.model.conditional) if t.aggressive else None
+        self.state = LoopState(aggressive=t.aggressive)
         self._beta: tuple[float, torch.Tensor] | None = None  # the last step's β, and its tensor
         self.progress = 0.0  # of the last step: the fraction of the run done (vaekit.training.schedule)
         self._epoch_started = time.perf_counter()
@@ -160,10 +169,10 @@ class Trainer:
         self.paths.metrics.write_text("")
 
     # --- the step -------------------------------------------------------------------------------
-    def train_step(self, x: Any, y: torch.Tensor | None = None) -> Terms | None:
-        """One optimizer step on a batch from `self.step.batches`; returns None when the loss or gradient
-        was non-finite and the step was skipped (vdvae's guard), raising after `max_nonfinite` of them
-        in a row."""
+    def train_step(self, x: Any, y: torch.Tensor | None = None, step: Any = None) -> Terms | None:
+        """One optimizer step on a batch from `self.step.batches` (or `step`'s: an aggressive epoch's); returns
+        None when the loss or gradient was non-finite and the step was skipped (vdvae's guard), raising after
+        `max_nonfinite` of them in a row."""
         t, s = self.cfg.train, self.state
         elapsed = self._elapsed() if t.max_minutes else 0.0
         self.progress, lr, b = values_at(s.step, t.epochs * self.steps_per_epoch, elapsed, t)
@@ -171,7 +180,7 @@ class Trainer:
             group["lr"] = lr
         if self._beta is None or self._beta[0] != b:  # a tensor input of the compiled step: made when β moves
             self._beta = (b, torch.tensor(b, device=self.device))
-        terms, ok = self.step(x, y, self._beta[1])
+        terms, ok = (step or self.step)(x, y, self._beta[1])
         s.step += 1
         if not ok:
             s.skipped += 1
@@ -210,10 +219,12 @@ class Trainer:
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}/{t.epochs}",
                    disable=not (t.progress and self.main), leave=False)
         start = time.perf_counter()
-        for x, labels in self.step.batches(self.train_data, t.batch_size, data_gen):
+        aggressive = self.aggressive is not None and self.state.aggressive
+        step = self.aggressive.step if aggressive else self.step
+        for x, labels in step.batches(self.train_data, t.batch_size, data_gen):
             if len(x) < self.dist.world:
                 continue  # a last batch too small to give every rank an item (distributed runs only)
-            terms = self.train_step(x, labels if self.cfg.model.conditional else None)
+            terms = self.train_step(x, labels if self.cfg.model.conditional else None, step)
             bar.update(1)
             if terms is None:
                 continue
@@ -232,7 +243,8 @@ class Trainer:
         e, r, d = (sums / max(n_seen, 1)).tolist()
         return {"kind": "epoch", "epoch": epoch, "step": self.state.step, "train_elbo": e, "train_rate": r,
                 "train_distortion": d, "train_seconds": seconds, "images_per_s": len(self.train_data) / seconds,
-                "skipped_steps": self.state.skipped - skipped_before, "lr": self.opt.param_groups[0]["lr"]}
+                "skipped_steps": self.state.skipped - skipped_before, "lr": self.opt.param_groups[0]["lr"],
+                **(self.aggressive.epoch_record(aggressive) if self.aggressive is not None else {})}
 
     def _log_step(self, log: MetricsLog, epoch: int, terms: Terms, bar: tqdm) -> None:
         t = self.cfg.train
@@ -255,6 +267,9 @@ class Trainer:
             res = evaluate(self.eval_model, self.val_data, k=t.eval_k, seed=t.seed, progress=False,
                            compile=t.compile)
             record["val_log_likelihood"] = res["log_likelihood"]
+        if self.aggressive is not None:  # I_q(x; z), and the end of aggressive mode when it did not rise
+            record.update(self.aggressive.end_epoch(s, self.eval_model, self.val_data, t.seed, record["epoch"],
+                                                    self.main))
         s.epoch = record["epoch"]
         s.wall_seconds += time.perf_counter() - started if started is not None else record["train_seconds"]
         record["wall_seconds"] = s.wall_seconds
@@ -328,7 +343,7 @@ def train(config: Config | None = None, out: str | Path | None = None,
         cfg = config or saved
         check_resumable(saved, cfg, run_dir)
     else:
-        cfg = config or Config()
+        cfg = with_kind_defaults(config or Config())
         run_dir = Path(out) if out is not None else default_run_dir(cfg)
         if env.is_main and RunPaths(run_dir).config.exists():
             raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, "

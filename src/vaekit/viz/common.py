@@ -28,7 +28,8 @@ def load_items(run: Any, split: str = "test", limit: int | None = None, seed: in
 
 
 def shows(run: Any, data: Any = None) -> bool:
-    """Whether a run's kind of data can show its items to a person (pictures for images; arrays have none)."""
+    """Whether a run's kind of data can show its items to a person (pictures for images, text for sentences;
+    arrays have none)."""
     from vaekit.kinds import kind_of
 
     return kind_of(run.config.data.dataset).shows(tuple(run.model.event_shape), data)
@@ -56,14 +57,14 @@ def posterior_means(model: Any, x: torch.Tensor, batch_size: int = ENCODE_BATCH,
 
 
 @torch.no_grad()
-def decode(model: Any, z: torch.Tensor, clamp: bool = True, batch_size: int = ENCODE_BATCH) -> torch.Tensor:
+def decode(model: Any, z: torch.Tensor, batch_size: int = ENCODE_BATCH) -> torch.Tensor:
     """The mean of p(x|z) for codes of any leading shape (*S, D), on the CPU: (*S, *event).
 
-    `clamp`: cut to [0, 1] for drawing (image likelihoods other than Bernoulli can overshoot a little)."""
+    The values are the model's, not cut for drawing: the kind's writers draw them (images clamp to [0, 1]
+    there; a sentence's `.mean`, its greedy decoding, is token ids that a clamp would turn into 0s and 1s)."""
     lead = z.shape[:-1]
     flat = z.reshape(-1, z.shape[-1]).to(model_device(model))  # (prod S, D)
     out = torch.cat([model.decode(flat[i:i + batch_size]) for i in range(0, len(flat), batch_size)])
-    out = out.clamp(0, 1) if clamp else out
     return out.reshape(*lead, *out.shape[1:]).cpu()  # (*S, *event)
 
 
@@ -77,6 +78,6 @@ def check_index(index: int, n: int, option: str) -> None:
 
 
 def grid_rows(rows: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Rows of pictures (R, T, C, H, W) -> the (R*T, C, H, W) batch `save_grid` tiles, and T, its row length."""
+    """Rows of items (R, T, *event) -> the (R*T, *event) batch a kind's `write_grid` lays out T to a row, and T."""
     r, t = rows.shape[:2]
-    return rows.reshape(r * t, *rows.shape[2:]), t  # (R*T, C, H, W)
+    return rows.reshape(r * t, *rows.shape[2:]), t  # (R*T, *event)

@@ -40,7 +40,7 @@ def conversion_rows(model: Any, x: torch.Tensor, y: torch.Tensor, targets: list[
     z = model.encode(x, y).mean  # (N, D): the style, with the input's own class
     cols = [x, model.decode(z, y)]
     cols += [model.decode(z, torch.full_like(y, t)) for t in targets]  # each (N, *event)
-    return torch.stack(cols, 1).clamp(0, 1).cpu()  # (N, 2 + T, *event)
+    return torch.stack(cols, 1).cpu()  # (N, 2 + T, *event)
 
 
 @torch.no_grad()
@@ -52,4 +52,4 @@ def class_samples(model: Any, per_class: int, seed: int = 0, labels: list[int] |
     gen = torch.Generator(device=model_device(model)).manual_seed(seed)
     z = model.prior_sample(per_class, gen)  # (n, D)
     rows = [model.decode(z, torch.full((per_class,), c, device=z.device)) for c in labels]
-    return torch.stack(rows).clamp(0, 1).cpu()  # (L, n, *event)
+    return torch.stack(rows).cpu()  # (L, n, *event)

@@ -64,8 +64,8 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int, mode: str = "sle
     return path.transpose(0, 1)  # (P, T, D)
 
 
-def interpolate_inputs(model: Any, x0: torch.Tensor, x1: torch.Tensor, steps: int = 10, mode: str = "slerp",
-                       clamp: bool = True) -> torch.Tensor:
+def interpolate_inputs(model: Any, x0: torch.Tensor, x1: torch.Tensor, steps: int = 10, mode: str = "slerp"
+                       ) -> torch.Tensor:
     """Decoded paths between the posterior means of paired inputs: x0, x1 (P, *event) -> (P, steps, *event).
 
     A single item (without the batch dimension) is one pair. Column 0 is `model.reconstruct(x0)`,
@@ -74,18 +74,18 @@ def interpolate_inputs(model: Any, x0: torch.Tensor, x1: torch.Tensor, steps: in
     if tuple(x0.shape) == event:
         x0, x1 = x0.unsqueeze(0), x1.unsqueeze(0)  # (1, *event)
     z = interpolate(posterior_means(model, x0), posterior_means(model, x1), steps, mode)  # (P, T, D)
-    return decode(model, z, clamp)
+    return decode(model, z)
 
 
-def interpolate_prior(model: Any, pairs: int, steps: int = 10, mode: str = "slerp", seed: int = 0,
-                      clamp: bool = True) -> torch.Tensor:
+def interpolate_prior(model: Any, pairs: int, steps: int = 10, mode: str = "slerp", seed: int = 0
+                      ) -> torch.Tensor:
     """Decoded paths between pairs of draws from the generative model's p(z): (pairs, steps, *event).
 
     For a hierarchical model the endpoints are ancestral draws of the layer the decoder reads."""
     check_count(pairs, "--pairs")
     gen = torch.Generator(device=model_device(model)).manual_seed(seed)
     z = model.prior_sample(2 * pairs, generator=gen)  # (2P, D)
-    return decode(model, interpolate(z[:pairs], z[pairs:], steps, mode), clamp)  # (P, T, *event)
+    return decode(model, interpolate(z[:pairs], z[pairs:], steps, mode))  # (P, T, *event)
 
 
 def choose_pairs(n_items: int, pairs: int = 4, indices: list[int] | None = None, seed: int = 0

@@ -45,9 +45,9 @@ def manifold_codes(n: int, latent_dim: int, dims: tuple[int, int] = (0, 1)) -> t
     return z
 
 
-def manifold(model: Any, n: int = 20, dims: tuple[int, int] = (0, 1), clamp: bool = True) -> torch.Tensor:
+def manifold(model: Any, n: int = 20, dims: tuple[int, int] = (0, 1)) -> torch.Tensor:
     """Decoded manifold: the mean of p(x|z) at every code of `manifold_codes`: (n, n, *event)."""
-    return decode(model, manifold_codes(n, model.latent_dim, dims), clamp)
+    return decode(model, manifold_codes(n, model.latent_dim, dims))
 
 
 def default_dims(usage: DimensionUsage) -> tuple[int, int]:

@@ -3,8 +3,11 @@
 Everything is embedded (pictures as base64 `data:image/png` URIs, styles inline), so the file can be
 mailed, archived or opened offline and stays valid when the run folder moves. The pictures come from
 the same plain functions as the `vaekit interpolate/traverse/manifold/scatter/curves` commands, on a
-small test sample, so a report of a small model takes a few seconds. Runs whose data are not images
-(arrays of event shape (D,)) keep config, metrics, curves and the latent scatter.
+small test sample, so a report of a small model takes a few seconds. Items are shown as the run's kind
+shows them (`Kind.html_grid`: images as embedded PNG grids, sentences as numbered lists of words); runs
+whose items have nothing to show (arrays of event shape (D,)) keep config, metrics, curves and the latent
+scatter. The key figures are in nats and in the kind's per-item unit (`Kind.unit`: bits/dim, nats/token
+and perplexity) where it has one.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 import torch
 
-from vaekit.kinds import kind_of
+from vaekit.kinds import Unit, kind_of
 from vaekit.kinds.images.grid import reconstruction_pairs
 from vaekit.runs.paths import RunPaths
 from vaekit.viz.common import grid_rows, load_items, model_device
@@ -69,10 +72,9 @@ def figure_png(draw: Callable[[io.BytesIO], None]) -> bytes:
 
 LIKELIHOOD_NAMES = {"bernoulli": "Bernoulli", "bernoulli_ar": "autoregressive Bernoulli", "gaussian": "Gaussian",
                     "logistic": "discretized logistic", "logistic_mixture": "discretized logistic-mixture"}
-ARCH_NAMES = {"mlp": "MLP", "conv": "convolutional", "resnet": "residual convolutional", "resmlp": "residual-MLP"}
+MODEL_NAMES = {"mlp": "MLP VAE", "conv": "convolutional VAE", "resnet": "residual convolutional VAE",
+               "resmlp": "residual-MLP VAE", "lstm": "LSTM sentence VAE", "lm": "LSTM language model"}
 PRIOR_NAMES = {"mog": "a mixture-of-Gaussians prior", "vamp": "a VampPrior"}
-# Bits/dim is a code length only for discrete data; a Gaussian p(x|z) is a density, whose log can be positive.
-DISCRETE_LIKELIHOODS = ("bernoulli", "bernoulli_ar", "logistic", "logistic_mixture")
 
 
 def last_epoch(run: Any) -> dict[str, Any] | None:
@@ -90,21 +92,32 @@ def duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
 
 
-def nats(value: float, bits_per_dim: float | None = None) -> str:
-    """An ELBO or log-likelihood in nats per data point, with its bits/dim where that is defined."""
+def in_unit(record: dict[str, Any], prefix: str, unit: Unit | None) -> str:
+    """record[prefix + unit.key] in the kind's per-item unit, with its exp where the unit has one: e.g.
+    "1.23 bits/dim" or "2.31 nats/token, perplexity 10.1"; "" where the unit or the value is missing."""
+    if unit is None or record.get(prefix + unit.key) is None:
+        return ""
+    text = f"{record[prefix + unit.key]:.3g} {unit.name}"
+    if unit.exp_key and record.get(prefix + unit.exp_key) is not None:
+        text += f", {unit.exp_key} {record[prefix + unit.exp_key]:.3g}"
+    return text
+
+
+def nats(value: float, unit_text: str = "") -> str:
+    """An ELBO or log-likelihood in nats per data point, with the per-item unit where it is defined."""
     text = f"{value:.1f} nats"
-    return text if bits_per_dim is None else text + f" ({bits_per_dim:.3g} bits/dim)"
+    return text + f" ({unit_text})" if unit_text else text
 
 
 def model_phrase(run: Any) -> str:
     """E.g. "MLP VAE (hidden 400), 20 latent dimensions, Bernoulli likelihood"."""
     m, t = run.config.model, run.config.train
-    kind = ("class-conditional " if m.conditional else "") + ARCH_NAMES.get(m.arch, m.arch)
+    kind = ("class-conditional " if m.conditional else "") + MODEL_NAMES.get(m.arch, f"{m.arch} VAE")
     hidden = f" (hidden {'-'.join(map(str, m.hidden))})" if m.arch in ("mlp", "resmlp") else ""
     latents = f"{m.latent_dim} latent dimensions"
     if m.latent_layers:
         latents += f" (and {', '.join(map(str, m.latent_layers))} in the layers above, {m.inference} inference)"
-    parts = [f"{kind} VAE{hidden}", latents, f"{LIKELIHOOD_NAMES.get(m.likelihood, m.likelihood)} likelihood"]
+    parts = [f"{kind}{hidden}", latents, f"{LIKELIHOOD_NAMES.get(m.likelihood, m.likelihood)} likelihood"]
     if m.prior in PRIOR_NAMES:
         parts.append(PRIOR_NAMES[m.prior])
     if t.objective == "iwae":
@@ -114,10 +127,10 @@ def model_phrase(run: Any) -> str:
     return ", ".join(parts)
 
 
-def summary_sentence(run: Any) -> str:
-    """The report's opening sentence: the model, its training and its key figures, in words and units."""
+def summary_sentence(run: Any, unit: Unit | None = None) -> str:
+    """The report's opening sentence: the model, its training and its key figures, in nats and in the kind's
+    per-item unit `unit` (bits/dim; nats/token and perplexity), the KL (rate) and the active units."""
     last, ev = last_epoch(run), evaluated_metrics(run)
-    discrete = run.config.model.likelihood in DISCRETE_LIKELIHOODS
     shape = "x".join(map(str, run.event_shape))
     text = f"{model_phrase(run)}, "
     if last is None:
@@ -127,10 +140,13 @@ def summary_sentence(run: Any) -> str:
     figures = []
     if ev is not None:
         split = ev.get("split", "test")
-        bpd = f"{ev['bits_per_dim']:.3g} bits/dim, " if discrete and "bits_per_dim" in ev else ""
-        figures.append(f"{split} log p(x) {ev['log_likelihood']:.1f} nats ({bpd}k = {ev['k']})")
+        per_item = in_unit(ev, "", unit)
+        figures.append(f"{split} log p(x) {ev['log_likelihood']:.1f} nats ({per_item + ', ' if per_item else ''}"
+                       f"k = {ev['k']})")
         figures.append(f"{split} ELBO {nats(ev['elbo'])}")
-    figures.append(f"validation ELBO {nats(last['val_elbo'], last.get('val_bits_per_dim') if discrete else None)}")
+    figures.append(f"validation ELBO {nats(last['val_elbo'], in_unit(last, 'val_', unit))}")
+    if last.get("val_rate") is not None:
+        figures.append(f"validation KL(q(z|x) || p(z)) {last['val_rate']:.2f} nats")
     text += "; " + ", ".join(figures)
     if ev is None:
         return text + ". (vaekit evaluate adds the test log-likelihood and the active units.)"
@@ -153,18 +169,23 @@ def _rows(record: dict[str, Any], spec: list[tuple[str, str, str]]) -> list[tupl
 
 EPOCH_ROWS = [("epoch", "epochs trained", "{}"), ("step", "optimizer steps", "{}"),
               ("wall_seconds", "training and validation time", "{:.1f} s"),
-              ("images_per_s", "speed (last epoch)", "{:.0f} images/s"),
+              ("images_per_s", "speed (last epoch)", "{:.0f} items/s"),
               ("train_elbo", "train ELBO (last epoch, running)", "{:.4f} nats"),
               ("val_elbo", "validation ELBO", "{:.4f} nats"),
               ("val_rate", "validation rate, KL(q(z|x) || p(z))", "{:.4f} nats"),
               ("val_distortion", "validation distortion, -E_q log p(x|z)", "{:.4f} nats"),
               ("val_bits_per_dim", "validation ELBO in bits/dim", "{:.4f} bits/dim"),
+              ("val_nats_per_token", "validation ELBO in nats/token", "{:.4f} nats/token"),
+              ("val_perplexity", "validation perplexity, exp of the ELBO's nats/token", "{:.2f}"),
               ("val_log_likelihood", "validation log p(x), importance-sampled", "{:.4f} nats"),
               ("skipped_steps", "skipped non-finite steps (last epoch)", "{}"), ("lr", "learning rate", "{:g}")]
 EVALUATION_ROWS = [("log_likelihood", "log p(x), importance-sampled", "{:.4f} nats"),
                    ("bits_per_dim", "negative log p(x) in bits/dim", "{:.4f} bits/dim"),
                    ("elbo", "ELBO", "{:.4f} nats"),
                    ("elbo_bits_per_dim", "negative ELBO in bits/dim", "{:.4f} bits/dim"),
+                   ("nats_per_token", "negative log p(x) in nats/token", "{:.4f} nats/token"),
+                   ("perplexity", "perplexity, exp of nats/token", "{:.2f}"),
+                   ("elbo_nats_per_token", "negative ELBO in nats/token", "{:.4f} nats/token"),
                    ("active_units", "active units (Burda et al. 2015)", "{}"),
                    ("latent_dim", "latent dimensions", "{}"),
                    ("k", "importance samples k", "{}"), ("n", "items", "{}"), ("which", "checkpoint", "{}")]
@@ -211,7 +232,7 @@ def scatter_section(model: Any, data: Any, seed: int) -> Section:
 def samples_section(show: Show, model: Any, seed: int) -> Section:
     gen = torch.Generator(device=model_device(model)).manual_seed(seed)
     grid = show(model.sample(64, generator=gen).cpu(), "samples", 8)
-    return Section("Samples", grid + '<p class="note">means of p(x|z), z ~ p(z), '
+    return Section("Samples", grid + '<p class="note">means of p(x|z) (of sentences: greedy decoding), z ~ p(z), '
                    f"seed {seed}</p>")
 
 
@@ -323,6 +344,6 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, which: s
     path = Path(out) if out is not None else RunPaths(run.dir).report
     path.parent.mkdir(parents=True, exist_ok=True)
     page = render_page(f"vaekit run {run.dir.name} ({which} checkpoint)", [s for s in sections if s],
-                       summary_sentence(run))
+                       summary_sentence(run, kind.unit(run.model, data)))
     path.write_text(page, encoding="utf-8")
     return path

@@ -58,7 +58,7 @@ def rank_rows(usage: DimensionUsage, dims: list[int] | None = None, top: int | N
 
 
 def traverse(model: Any, x: torch.Tensor, *, base: torch.Tensor | None = None, dims: list[int] | None = None,
-             top: int | None = None, values: torch.Tensor | None = None, clamp: bool = True,
+             top: int | None = None, values: torch.Tensor | None = None,
              usage: DimensionUsage | None = None) -> Traversal:
     """Traverse the latent dimensions of `model`, ranked on the data sample x (N, *event).
 
@@ -72,4 +72,4 @@ def traverse(model: Any, x: torch.Tensor, *, base: torch.Tensor | None = None, d
     if base.shape != (model.latent_dim,):
         raise ConfigError(f"the base code has shape {tuple(base.shape)}, expected ({model.latent_dim},)")
     codes = traversal_codes(base, rows, values)  # (K, S, D)
-    return Traversal(decode(model, codes, clamp), codes, rows, values, usage)
+    return Traversal(decode(model, codes), codes, rows, values, usage)

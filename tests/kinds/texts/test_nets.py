@@ -10,9 +10,10 @@ import math
 import pytest
 import torch
 
+from vaekit.cli import build_parser, config_from_args
 from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
 from vaekit.errors import ConfigError
-from vaekit.kinds import kind_of
+from vaekit.kinds import kind_of, with_kind_defaults
 from vaekit.kinds.texts.decoding import step_logits
 from vaekit.kinds.texts.vocab import BOS, EOS, PAD, UNK
 from vaekit.model import build_model
@@ -24,8 +25,7 @@ STATS = {"vocabulary": ["<pad>", "<unk>", "<bos>", "<eos>", *"abcdefgh"]}
 
 
 def model_of(arch: str = "lstm", **kw) -> torch.nn.Module:
-    cfg = Config(data=DataConfig(dataset="text-shapes"), model=ModelConfig(arch=arch, embed_dim=8, rnn_hidden=16,
-                                                                         latent_dim=4, **kw)).model
+    cfg = ModelConfig(arch=arch, likelihood="categorical", embed_dim=8, rnn_hidden=16, latent_dim=4, **kw)
     torch.manual_seed(0)
     return build_model(cfg, (T,), kind=KIND, stats=STATS).eval()
 
@@ -37,12 +37,18 @@ def sentences() -> torch.Tensor:
 
 
 def test_text_data_take_the_sentence_models_by_default():
-    cfg = Config(data=DataConfig(dataset="yelp"))
+    cfg = with_kind_defaults(Config(data=DataConfig(dataset="yelp")))
     assert (cfg.model.arch, cfg.model.likelihood, cfg.model.latent_dim) == ("lstm", "categorical", 32)
-    assert Config(data=DataConfig(dataset="text"), model=ModelConfig(arch="lm")).model.arch == "lm"
-    assert Config().model.arch == "mlp"  # images keep theirs
+    assert with_kind_defaults(Config(data=DataConfig(dataset="text"), model=ModelConfig(arch="lm"))).model.arch == "lm"
+    assert with_kind_defaults(Config()).model.arch == "mlp"  # images keep theirs
+    cli = config_from_args(build_parser().parse_args(["train", "--data", "text-shapes", "--latent-dim", "8"]))
+    assert (cli.model.arch, cli.model.latent_dim) == ("lstm", 8)
     with pytest.raises(ConfigError, match="--model lm has no latent code"):
         model_of("lm", conditional=True, n_classes=2)
+    with pytest.raises(ConfigError, match="takes neither --latent-layers nor --prior vamp"):
+        ModelConfig(arch="lstm", latent_layers=[8])
+    with pytest.raises(ConfigError, match="needs --prior standard"):
+        ModelConfig(arch="lm", prior="mog")
 
 
 def test_padding_changes_neither_the_posterior_nor_the_likelihood():
@@ -119,7 +125,7 @@ def test_word_dropout_replaces_the_stated_share_of_inputs_in_training_only():
 
 def test_the_output_bias_starts_at_the_unigram_log_frequencies():
     data = KIND.load_split(DataConfig(dataset="text-shapes", subset=300), "train")
-    cfg = Config(data=DataConfig(dataset="text-shapes")).model
+    cfg = with_kind_defaults(Config(data=DataConfig(dataset="text-shapes"))).model
     model = build_model(cfg, data.event_shape, kind=KIND, stats=data.stats)
     KIND.init_model(model, data)
     counts = torch.bincount(data.x[data.x != PAD], minlength=len(data.stats["vocabulary"])).double()

@@ -63,7 +63,7 @@ class ImageKind(Kind):
     def write_grid(self, items: Any, out: Path, per_row: int | None = None, stats: dict | None = None) -> list[Path]:
         from vaekit.kinds.images.grid import make_grid, save_png
 
-        return [save_png(make_grid(items.detach().cpu().float().clamp(0, 1), per_row), out)]
+        return [save_png(make_grid(items.detach().cpu().float().clamp(0, 1), per_row), out.with_suffix(".png"))]
 
     def html_grid(self, items: Any, alt: str, per_row: int | None = None, stats: dict | None = None) -> str:
         from vaekit.kinds.images.grid import grid_html

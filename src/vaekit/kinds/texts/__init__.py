@@ -99,6 +99,22 @@ class TextKind(Kind):
 
         return sentences_html(items, alt, per_row, Vocabulary.from_stats(stats))
 
+    def parse_input(self, text: str, stats: dict | None, cfg: Any) -> torch.Tensor:
+        """A typed sentence as one item (1, T_max), tokenised as the corpus files are (`corpus.read_sentences`:
+        lowercased under --lowercase, split at whitespace, cut to --max-length under --long-lines truncate),
+        tokens outside the run's vocabulary as `<unk>`."""
+        from vaekit.kinds.texts.vocab import Vocabulary
+
+        tokens = (text.lower() if cfg.lowercase else text).split()
+        if not tokens:
+            raise DataError("type a sentence: the input holds no words")
+        if len(tokens) > cfg.max_length:
+            if cfg.long_lines == "refuse":
+                raise DataError(f"the sentence has {len(tokens)} tokens, more than the run's --max-length "
+                                f"{cfg.max_length}")
+            tokens = tokens[:cfg.max_length]
+        return Vocabulary.from_stats(stats, "the run's data_stats.json").items([tokens], cfg.max_length)
+
 
 def read_split(cfg: Any, split: str) -> Any:
     """The tokenised sentences of a split of `cfg.dataset` (`corpus.Sentences`)."""
