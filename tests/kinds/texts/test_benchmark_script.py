@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from vaekit.config import TrainConfig
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 texts = importlib.import_module("texts")  # benchmarks/texts.py
 
@@ -28,9 +26,7 @@ def smoke(tmp_path_factory):
 
 def test_every_model_is_trained_and_evaluated(smoke):
     results, root, _ = smoke
-    expected = {"lm", "vae", "warmup", "word-dropout", "free-bits", "cvae", "conversion"}
-    if texts.has_option(TrainConfig, "aggressive"):
-        expected.add("aggressive")
+    expected = {"lm", "vae", "warmup", "word-dropout", "free-bits", "aggressive", "cvae", "conversion"}
     assert set(results) == expected
     assert json.loads((root / "results.json").read_text())["vae"]["n"] == 60  # 10 % of --subset 600
     lm = results["lm"]
@@ -45,11 +41,12 @@ def test_every_model_is_trained_and_evaluated(smoke):
 def test_each_remedy_is_its_config_overrides(smoke):
     _, root, _ = smoke
     cfg = {key: json.loads((root / "runs" / key / "config.json").read_text())
-           for key in ("lm", "vae", "warmup", "word-dropout", "free-bits", "cvae")}
+           for key in ("lm", "vae", "warmup", "word-dropout", "free-bits", "aggressive", "cvae")}
     assert cfg["lm"]["model"]["arch"] == "lm" and cfg["vae"]["model"]["arch"] == "lstm"
     assert cfg["warmup"]["train"]["warmup_steps"] == 20 and cfg["vae"]["train"]["warmup_steps"] == 0
     assert cfg["word-dropout"]["model"]["word_dropout"] == 0.5 and cfg["vae"]["model"]["word_dropout"] == 0.0
     assert cfg["free-bits"]["train"]["free_bits"] == 0.5 and cfg["vae"]["train"]["free_bits"] == 0.0
+    assert cfg["aggressive"]["train"]["aggressive"] and not cfg["vae"]["train"]["aggressive"]
     assert cfg["cvae"]["model"]["conditional"] and cfg["cvae"]["model"]["n_classes"] == 5
     for key in cfg:  # the same decoder for all, trained on 400 of the 480 training sentences: 13 steps an epoch
         assert (cfg[key]["model"]["embed_dim"], cfg[key]["model"]["rnn_hidden"]) == (16, 32)
@@ -70,14 +67,6 @@ def test_the_table_lands_in_the_page_given(smoke):
     assert "<!-- text-results:start -->" in text and "<!-- text-results:end -->" in text
     assert "| LSTM language model | " in text and "| VAE + free bits λ = 0.5 | " in text
     assert "transfer accuracy" in text and "--smoke" in text
-
-
-def test_the_aggressive_remedy_appears_once_training_has_it(monkeypatch):
-    args = texts.parse(["--smoke"])
-    monkeypatch.setattr(texts, "has_option", lambda section, name: True)
-    assert texts.remedies(args)["aggressive"][1] == {"train": {"aggressive": True}}
-    monkeypatch.setattr(texts, "has_option", lambda section, name: False)
-    assert "aggressive" not in texts.remedies(args)
 
 
 def test_smoke_figures_never_overwrite_the_real_page(capsys):
