@@ -61,7 +61,11 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
             merged[section][name] = value
     from vaekit.kinds import with_kind_defaults
 
-    return with_kind_defaults(Config.from_dict(merged, source="command line"))
+    cfg = Config.from_dict(merged, source="command line")
+    try:
+        return with_kind_defaults(cfg)
+    except ConfigError as e:  # an unknown --data, or kind defaults that clash with the flags given
+        raise ConfigError(f"command line: {e}") from None
 
 
 def eval_data(run: Any, split: str, path: str | None) -> Any:
