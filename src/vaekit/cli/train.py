@@ -34,6 +34,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     bpd = f" ({last['val_bits_per_dim']:.4f} bits/dim)" if "val_bits_per_dim" in last else ""  # only where defined
     print(f"trained {cfg.train.epochs} epochs: validation ELBO {last.get('val_elbo', float('nan')):.2f} nats{bpd}")
     print(f"run folder: {run.dir}")
-    for name in ("samples.png", "reconstructions.png", "metrics.jsonl", "config.json", "report.html"):
+    for name in ("samples.png", "samples.txt", "reconstructions.png", "reconstructions.txt", "metrics.jsonl",
+                 "config.json", "report.html"):  # pictures for images, text files for sentences
         if (run.dir / name).exists():
             print(f"  {run.dir / name}")
