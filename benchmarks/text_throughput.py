@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from docsection import write_section
+from throughput import _NoLog, machine
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
@@ -82,11 +83,6 @@ class TextbookLoop:
             loss.backward()
             self.opt.step()
         return time.perf_counter() - t
-
-
-class _NoLog:
-    def write(self, record: dict) -> None:
-        pass
 
 
 class VaekitLoop:
@@ -160,8 +156,6 @@ def table(res: dict, args: argparse.Namespace) -> str:
 
 
 def section(text: str, args: argparse.Namespace, res: dict) -> str:
-    from throughput import machine
-
     cmd = "VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/text_throughput.py --write"
     return (f"## Sentences: training tokens/s and evaluation time\n\nCommand: `{cmd}`  \nMachine: {machine()}; "
             f"date {date.today()}.  \n{args.rounds} interleaved rounds, each one pass of each loop over the first "

@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny config that trains in seconds, and the MNIST folder (or skip / fail)."""
+"""Shared fixtures: a tiny config that trains in seconds, tiny sentence runs, and the MNIST folder (or skip /
+fail)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,46 @@ def tiny_config(**train: object) -> Config:
 @pytest.fixture
 def tiny_cfg() -> Config:
     return tiny_config()
+
+
+def tiny_text_run(path: Path, arch: str = "lstm", conditional: bool = False) -> Path:
+    """A sentence model (`--model lstm` or `lm`) on 300 `text-shapes` sentences, one epoch (a few seconds)."""
+    from vaekit.api import train
+
+    cfg = Config(data=DataConfig(dataset="text-shapes", subset=300),
+                 model=ModelConfig(arch=arch, embed_dim=8, rnn_hidden=16, latent_dim=4, conditional=conditional),
+                 train=TrainConfig(epochs=1, batch_size=32, progress=False, report=False))
+    train(cfg, out=path)
+    return path
+
+
+def lively(run_dir: Path):
+    """The tiny sentence run with its code made to matter: the one-epoch model has collapsed (every sentence
+    decodes alike, which would let a wrong answer pass), so the encoder's output layer is scaled up 30 times
+    and the map from z to the decoder's initial state and the output layer are drawn afresh (seeded, N(0,
+    3^2)): different sentences get different codes, and different codes and classes decode to different
+    words."""
+    import torch
+
+    from vaekit.runs import load_run
+
+    run = load_run(run_dir)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        run.model.encoder.head.weight.mul_(30)
+        for layer in (run.model.decoder.proj, run.model.likelihood_head.out):
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=gen) * 3)
+    return run
+
+
+@pytest.fixture(scope="session")
+def text_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_text_run(tmp_path_factory.mktemp("text") / "run")
+
+
+@pytest.fixture(scope="session")
+def conditional_text_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_text_run(tmp_path_factory.mktemp("text-cond") / "run", conditional=True)
 
 
 def find_mnist() -> Path | None:

@@ -69,28 +69,6 @@ def served(run_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     yield from _serve(os.environ.get("VAEKIT_EXPLORER_RUN") or str(run_dir), tmp_path_factory)
 
 
-def tiny_text_run(path: Path, conditional: bool = False) -> Path:
-    """A sentence VAE on 300 `text-shapes` sentences, one epoch (a few seconds)."""
-    from vaekit.api import train
-    from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
-
-    cfg = Config(data=DataConfig(dataset="text-shapes", subset=300),
-                 model=ModelConfig(embed_dim=8, rnn_hidden=16, latent_dim=4, conditional=conditional),
-                 train=TrainConfig(epochs=1, batch_size=32, progress=False, report=False))
-    train(cfg, out=path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def text_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_text_run(tmp_path_factory.mktemp("explore-text") / "run")
-
-
-@pytest.fixture(scope="session")
-def conditional_text_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_text_run(tmp_path_factory.mktemp("explore-text-cond") / "run", conditional=True)
-
-
 @pytest.fixture(scope="session")
 def served_text(text_run_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """The explorer of the tiny sentence run, served; yields its URL."""

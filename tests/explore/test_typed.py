@@ -8,29 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import lively
 from vaekit.config import DataConfig
 from vaekit.errors import ConfigError, DataError
 from vaekit.kinds import ImageKind, TextKind, load_split
 from vaekit.kinds.texts.vocab import UNK, Vocabulary
-from vaekit.runs import load_run
 
 pytest.importorskip("fastapi", reason="the explorer needs the explore extra: pip install -e '.[dev]'")
 
 SENTENCE = "the huge red circle moves up ."
-
-
-def lively(run_dir):
-    """The run with its code made to matter: the one-epoch model has collapsed (every sentence decodes alike,
-    which would let a wrong answer pass), so the encoder's output layer is scaled up 30 times and the map from
-    z to the decoder's initial state and the output layer are drawn afresh (seeded, N(0, 3^2)): different
-    sentences get different codes, and different codes and classes decode to different words."""
-    run = load_run(run_dir)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        run.model.encoder.head.weight.mul_(30)
-        for layer in (run.model.decoder.proj, run.model.likelihood_head.out):
-            layer.weight.copy_(torch.randn(layer.weight.shape, generator=gen) * 3)
-    return run
 
 
 def client_of(run):

@@ -48,25 +48,3 @@ def array_run_dir(tmp_path_factory):
             "--out", str(d / "run")]
     assert main(args) == 0
     return d / "run"
-
-
-def tiny_text_run(path, conditional: bool = False):
-    """A sentence VAE on 300 `text-shapes` sentences, one epoch (a few seconds)."""
-    from vaekit.api import train
-    from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
-
-    cfg = Config(data=DataConfig(dataset="text-shapes", subset=300),
-                 model=ModelConfig(embed_dim=8, rnn_hidden=16, latent_dim=4, conditional=conditional),
-                 train=TrainConfig(epochs=1, batch_size=32, progress=False, report=False))
-    train(cfg, out=path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def text_run_dir(tmp_path_factory):
-    return tiny_text_run(tmp_path_factory.mktemp("viz-text") / "run")
-
-
-@pytest.fixture(scope="session")
-def conditional_text_run_dir(tmp_path_factory):
-    return tiny_text_run(tmp_path_factory.mktemp("viz-text-cond") / "run", conditional=True)

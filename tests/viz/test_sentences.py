@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import lively
 from vaekit.cli import main
 from vaekit.kinds.texts.vocab import Vocabulary
 from vaekit.runs import load_run
@@ -24,17 +25,7 @@ def text_run(text_run_dir):
 
 @pytest.fixture(scope="module")
 def lively_run(text_run_dir):
-    """The run with its code made to matter: the one-epoch model has collapsed (every sentence decodes alike,
-    which would let a wrong answer pass), so the encoder's output layer is scaled up 30 times and the map from
-    z to the decoder's initial state and the output layer are drawn afresh (seeded, N(0, 3^2)): different
-    sentences get different codes, and different codes and classes decode to different words."""
-    run = load_run(text_run_dir)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        run.model.encoder.head.weight.mul_(30)
-        for layer in (run.model.decoder.proj, run.model.likelihood_head.out):
-            layer.weight.copy_(torch.randn(layer.weight.shape, generator=gen) * 3)
-    return run
+    return lively(text_run_dir)
 
 
 def words(vocab: Vocabulary, ids: torch.Tensor) -> str:

@@ -9,24 +9,14 @@ import math
 
 import pytest
 
+from tests.conftest import tiny_text_run
 from vaekit.cli import main
-from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
-
-
-def tiny_run(path, arch: str) -> str:
-    from vaekit.api import train
-
-    cfg = Config(data=DataConfig(dataset="text-shapes", subset=300),
-                 model=ModelConfig(arch=arch, embed_dim=8, rnn_hidden=16, latent_dim=4),
-                 train=TrainConfig(epochs=1, batch_size=32, progress=False, report=False))
-    train(cfg, out=path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("texts")
-    return {arch: tiny_run(root / arch, arch) for arch in ("lstm", "lm")}
+    return {arch: str(tiny_text_run(root / arch, arch)) for arch in ("lstm", "lm")}
 
 
 @pytest.mark.parametrize("decoding", ["mean", "sample", "beam"])

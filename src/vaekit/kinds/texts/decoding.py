@@ -87,7 +87,7 @@ def beam_search(head: Any, h: torch.Tensor, width: int = 5) -> torch.Tensor:
         cand = (scores[..., None] + log_p).view(n, -1)  # (N, W V)
         scores, idx = cand.topk(w, -1)  # (N, W)
         beam, tok = idx // log_p.shape[-1], idx % log_p.shape[-1]
-        hist = hist.gather(1, beam[..., None].expand(-1, -1, t_max)).clone()
+        hist = hist.gather(1, beam[..., None].expand(-1, -1, t_max))  # a new tensor: safe to write into
         hist[..., t] = tok
         done = done.gather(1, beam) | (tok == EOS)
         rows = (beam + torch.arange(n, device=h.device)[:, None] * w).view(-1)  # (N W,) rows of the states
