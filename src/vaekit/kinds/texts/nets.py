@@ -125,7 +125,8 @@ class SentenceHead(nn.Module):
         return self.out(out if self.proj is None else self.proj(out))
 
     def teacher_forced(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N, T, V) of every x_t given x_<t (inputs <bos>, x_0 .. x_{T-2}) from the decoder's h (N, ·)."""
+        """The LSTM's outputs (N, T, H) that predict every x_t given x_<t (inputs <bos>, x_0 .. x_{T-2}) from
+        the decoder's h (N, ·); `logits` turns them into (N, T, V)."""
         state, z = self.initial_state(h)
         inputs = torch.cat([torch.full_like(x[:, :1], BOS), x[:, :-1]], 1)  # (N, T)
         if self.training and self.word_dropout > 0:
@@ -133,7 +134,7 @@ class SentenceHead(nn.Module):
             drop[:, 0] = False  # <bos> stays: it says where the sentence starts
             inputs = inputs.masked_fill(drop & (inputs != PAD), UNK)
         out, _ = self.rnn(self.step_inputs(inputs, z), state)  # (N, T, H)
-        return self.logits(out)
+        return out
 
     @torch.no_grad()
     def set_output_bias(self, log_freq: torch.Tensor) -> None:
@@ -150,13 +151,15 @@ class SentenceDistribution:
         self.h, self.head = h, head
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, T) against h (*S, B, ·) -> (*S, B); the S draws of z run as S x B sequences."""
+        """x (B, T) against h (*S, B, ·) -> (*S, B); the S draws of z run as S x B sequences. Only the real
+        positions (up to each <eos>) go through the output layer and its softmax, the two costliest steps."""
         lead, b, t = self.h.shape[:-2], x.shape[0], x.shape[1]
         xs = x.expand(*lead, b, t).reshape(-1, t)  # (S B, T)
-        logits = self.head.teacher_forced(self.h.reshape(-1, self.h.shape[-1]), xs)  # (S B, T, V)
-        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), xs.reshape(-1), ignore_index=PAD,
-                              reduction="none")  # (S B T,)
-        return -nll.view(*lead, b, t).sum(-1)
+        out = self.head.teacher_forced(self.h.reshape(-1, self.h.shape[-1]), xs)  # (S B, T, H)
+        real = xs != PAD  # (S B, T)
+        nll = F.cross_entropy(self.head.logits(out[real]).float(), xs[real], reduction="none")  # (M,) real tokens
+        per_token = torch.zeros(real.shape, dtype=nll.dtype, device=nll.device).masked_scatter(real, nll)
+        return -per_token.view(*lead, b, t).sum(-1)
 
     @property
     def mean(self) -> torch.Tensor:
