@@ -73,8 +73,9 @@ class DataConfig:
                                 "spoken-digits, audio (sound files)", flag="data")
     data_dir: str | None = _f(None, "mnist: folder with the four IDX .gz files; folder: image folder; "
                                     "array: the .npy/.npz file; text: a folder with train.txt/valid.txt/test.txt "
-                                    "or train.0/train.1/... (label = suffix), or one file split 90/5/5; audio: a folder "
-                                    "of class subfolders of .wav/.flac/.ogg files, or with a metadata.csv")
+                                    "or train.0/train.1/... (label = suffix), or one file split 90/5/5; audio: a "
+                                    "folder of class subfolders of .wav/.flac/.ogg files, or with a metadata.csv; "
+                                    "spoken-digits: its folder (default: $VAEKIT_DATA/spoken-digits)")
     image_size: int | None = _f(None, "image side in pixels (shapes: 32 by default; folder: 64; mnist: 28)")
     channels: int | None = _f(None, "folder images: 1 (grayscale) or 3 (RGB, the default)")
     binarize: str = _f("none", "none (grayscale in [0,1]), dynamic (a fresh Bernoulli draw of every batch), "
