@@ -28,7 +28,7 @@ MIDI = np.array([60, 62, 64, 65, 67, 69, 71, 72])
 PITCHES_HZ = 440.0 * 2.0 ** ((MIDI - 69) / 12)  # equal temperament, A4 = 440 Hz
 WAVEFORMS = ("sine", "square", "sawtooth", "triangle")
 ENVELOPES = ("percussive", "swell", "flat")
-LEVELS_DBFS = np.array([-24.0, -18.0, -12.0, -6.0])  # the peak of the note
+LEVELS_DBFS = np.array([-24.0, -18.0, -12.0, -6.0])  # the peak of the oscillator times its envelope
 FACTORS: dict[str, tuple[str, ...]] = {
     "pitch": NOTES, "waveform": WAVEFORMS, "envelope": ENVELOPES,
     "loudness": tuple(f"{db:g} dBFS" for db in LEVELS_DBFS),
@@ -81,6 +81,8 @@ def wavetable(pitch: int, waveform: int, sample_rate: int) -> np.ndarray:
 def envelope(envelope_id: int, t: np.ndarray, length: float) -> np.ndarray:
     """Gain over time t (seconds from the onset) of a note lasting `length` seconds; 0 outside it."""
     name = ENVELOPES[envelope_id]
+    if length <= 0:  # a clip of a sample or two: no room for a note
+        return np.zeros_like(t)
     u = np.clip(t / length, 0.0, 1.0)
     if name == "percussive":
         shape = np.exp(-5.0 * u)  # falls to e^-5 (-43 dB) by the end
@@ -112,7 +114,7 @@ def synthesize(points: np.ndarray, sample_rate: int, seconds: float, jitter: np.
         frac = pos - i0
         table = tables[p, w]
         osc = (1 - frac) * table[i0] + frac * table[(i0 + 1) % TABLE_SIZE]
-        gain = 10 ** (LEVELS_DBFS[lv] / 20) * envelope(e, t - onset, seconds - onset)
+        gain = 10 ** (LEVELS_DBFS[lv] / 20) * envelope(e, t - onset, t[-1] - onset)  # silent at the last sample
         out[i] = osc * gain
     return out
 
