@@ -35,6 +35,15 @@ def test_resampling_keeps_frequency_and_amplitude(tmp_path, rate):
     assert amplitude == pytest.approx(0.5, rel=0.02)
 
 
+def test_resampling_removes_what_lies_above_the_new_nyquist_frequency(tmp_path):
+    sf.write(tmp_path / "hi.wav", sine(12000, 44100, 0.5), 44100, subtype="FLOAT")
+    x = read_clip(tmp_path / "hi.wav", 16000).numpy()
+    # 12 kHz cannot exist at 16 kHz; picking samples without a low-pass filter would fold it to 4 kHz at full level
+    naive = sine(12000, 44100, 0.5)[np.round(np.arange(8000) * 44100 / 16000).astype(int)]
+    assert np.sqrt(np.mean(naive**2)) > 0.3
+    assert np.sqrt(np.mean(x[1000:-1000] ** 2)) < 0.005
+
+
 def test_a_file_at_the_target_rate_is_read_unchanged(tmp_path):
     x = sine(440, 16000, 0.1)
     sf.write(tmp_path / "a.wav", x, 16000, subtype="FLOAT")

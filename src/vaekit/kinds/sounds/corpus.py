@@ -9,8 +9,8 @@ all 3,200 FLACs takes about a second, so the decoded clips are not cached.
 `--data audio --data-dir DIR` reads a user's folder: either one subfolder per class (the label is the
 subfolder, classes in sorted order) holding .wav / .flac / .ogg files (any case), or plain files (no labels),
 or a metadata.csv with a `file` column (a path relative to DIR) and optional `label` and `split` columns (its
-other integer columns become factors). Without a split column the clips are cut into train / val / test by a
---data-seed permutation, --val-fraction each for val and test.
+other integer columns become factors; when present, it alone decides what is read). Without a split column
+the clips are cut into train / val / test by a --data-seed permutation, --val-fraction each for val and test.
 
 Every clip is read by `audio.read_clip` (mono, resampled to --sample-rate), scaled to --loudness, then cropped
 or padded to --clip-seconds (default: spoken-digits 0.8 s, longer than its longest clip; audio 1.0 s).
