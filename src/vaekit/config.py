@@ -16,6 +16,8 @@ from vaekit.errors import ConfigError
 
 BINARIZE = ("none", "dynamic", "static")
 LONG_LINES = ("truncate", "refuse")
+LOUDNESS = ("none", "peak", "rms")
+AUDIO_LABELS = ("digit", "speaker")
 ARCHS = ("mlp", "conv", "resnet", "resmlp", "lstm", "lm")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "silu", "softplus")
 LIKELIHOODS = ("bernoulli", "bernoulli_ar", "gaussian", "logistic", "logistic_mixture", "categorical")
@@ -67,10 +69,13 @@ def _finite_floats(obj: Any) -> None:
 @dataclass
 class DataConfig:
     dataset: str = _f("shapes", "dataset: shapes (built in), mnist, folder (images), array (.npy/.npz), "
-                                "text-shapes (built-in sentences), yelp, text (sentences)", flag="data")
+                                "text-shapes (built-in sentences), yelp, text (sentences), tones (built-in notes), "
+                                "spoken-digits, audio (sound files)", flag="data")
     data_dir: str | None = _f(None, "mnist: folder with the four IDX .gz files; folder: image folder; "
                                     "array: the .npy/.npz file; text: a folder with train.txt/valid.txt/test.txt "
-                                    "or train.0/train.1/... (label = suffix), or one file split 90/5/5")
+                                    "or train.0/train.1/... (label = suffix), or one file split 90/5/5; audio: a "
+                                    "folder of class subfolders of .wav/.flac/.ogg files, or with a metadata.csv; "
+                                    "spoken-digits: its folder (default: $VAEKIT_DATA/spoken-digits)")
     image_size: int | None = _f(None, "image side in pixels (shapes: 32 by default; folder: 64; mnist: 28)")
     channels: int | None = _f(None, "folder images: 1 (grayscale) or 3 (RGB, the default)")
     binarize: str = _f("none", "none (grayscale in [0,1]), dynamic (a fresh Bernoulli draw of every batch), "
@@ -91,6 +96,15 @@ class DataConfig:
     max_vocab: int = _f(0, "sentences: keep at most this many of the most frequent tokens (ties in alphabetical "
                            "order; the 4 special tokens come on top; 0 = no cap)")
     lowercase: bool = _f(False, "sentences: lower-case the text before splitting it into tokens at whitespace")
+    # sounds (tones, spoken-digits, audio)
+    sample_rate: int = _f(16000, "sounds: clips are resampled to this rate in hertz (1000-192000)")
+    clip_seconds: float | None = _f(None, "sounds: every clip is cropped (centred) or padded with silence (at the "
+                                          "end) to this many seconds (default: tones 0.5, spoken-digits 0.8, "
+                                          "audio 1.0)")
+    loudness: str = _f("none", "sounds: none (as recorded), peak (each clip's peak to -1 dBFS) or rms (each clip's "
+                               "RMS to -20 dBFS, clipped to [-1, 1])")
+    audio_label: str = _f("digit", "spoken-digits: the label is the digit or the speaker (audio folders: "
+                                   "ignored, the label is the class subfolder or metadata.csv's label column)")
 
     def __post_init__(self) -> None:
         _finite_floats(self)
@@ -112,8 +126,18 @@ class DataConfig:
         if not 0.0 < self.val_fraction < 0.5:
             raise ConfigError(f"val-fraction={self.val_fraction} must lie in (0, 0.5)")
         _seed("data-seed", self.data_seed)
+        self._check_sound()
         if self.data_dir is not None and "\0" in self.data_dir:  # os.stat raises ValueError, not OSError, on it
             raise ConfigError(f"data-dir={self.data_dir!r} contains a NUL character")
+
+
+    def _check_sound(self) -> None:
+        if isinstance(self.sample_rate, bool) or not 1000 <= self.sample_rate <= 192000:
+            raise ConfigError(f"sample-rate={self.sample_rate!r} must lie in [1000, 192000] Hz")
+        if self.clip_seconds is not None and not (math.isfinite(self.clip_seconds) and 0 < self.clip_seconds <= 60):
+            raise ConfigError(f"clip-seconds={self.clip_seconds!r} must lie in (0, 60]")
+        _choice("loudness", self.loudness, LOUDNESS)
+        _choice("audio-label", self.audio_label, AUDIO_LABELS)
 
 
 @dataclass
