@@ -1,0 +1,1 @@
+"""Sounds: fixed-size log-mel spectrograms of audio clips."""
