@@ -197,11 +197,10 @@ def mel_frequencies(spec: SpectrogramSpec) -> np.ndarray:
     return mel_to_hz(np.linspace(lo, hi, spec.n_mels + 2), spec.mel_scale)
 
 
-def mel_filterbank(spec: SpectrogramSpec, dtype: torch.dtype = torch.float32,
-                   device: torch.device | str | None = None) -> torch.Tensor:
-    """Slaney-normalised triangular mel filters (n_mels, n_freqs), as librosa.filters.mel(norm="slaney")."""
+def _mel_weights(spec: SpectrogramSpec) -> np.ndarray:
+    """The filterbank (n_mels, n_freqs) in float64 numpy."""
     if spec.n_mels < 1:
-        raise ConfigError("mel_filterbank needs a spectrogram spec with n_mels >= 1")
+        raise ConfigError("a mel filterbank needs a spectrogram spec with n_mels >= 1")
     corners = mel_frequencies(spec)                                     # (M + 2,)
     fft_hz = np.linspace(0.0, spec.sample_rate / 2, spec.n_freqs)       # (F,)
     widths = np.diff(corners)                                           # (M + 1,)
@@ -209,12 +208,18 @@ def mel_filterbank(spec: SpectrogramSpec, dtype: torch.dtype = torch.float32,
     rising = -ramps[:-2] / widths[:-1, None]
     falling = ramps[2:] / widths[1:, None]
     weights = np.maximum(0.0, np.minimum(rising, falling))              # (M, F)
-    weights *= (2.0 / (corners[2:] - corners[:-2]))[:, None]            # Slaney: each filter's area ~ 1 Hz^-1 * Hz
+    weights *= (2.0 / (corners[2:] - corners[:-2]))[:, None]            # Slaney: each triangle's area is 1
     empty = np.flatnonzero(weights.max(axis=1) == 0)
     if len(empty):
         raise ConfigError(f"{len(empty)} of the {spec.n_mels} mel filters cover no STFT bin (first: filter "
                           f"{empty[0]}); use fewer mels (n_mels) or a larger n_fft than {spec.n_fft}")
-    return torch.as_tensor(weights, dtype=dtype, device=device)
+    return weights
+
+
+def mel_filterbank(spec: SpectrogramSpec, dtype: torch.dtype = torch.float32,
+                   device: torch.device | str | None = None) -> torch.Tensor:
+    """Slaney-normalised triangular mel filters (n_mels, n_freqs), as librosa.filters.mel(norm="slaney")."""
+    return torch.as_tensor(_mel_weights(spec), dtype=dtype, device=device)
 
 
 def mel_spectrogram(wave: torch.Tensor, spec: SpectrogramSpec) -> torch.Tensor:
@@ -239,10 +244,12 @@ def mel_to_linear(mel_mag: torch.Tensor, spec: SpectrogramSpec, n_iter: int = 10
     if mel_mag.shape[-2] != spec.n_mels:
         raise DataError(f"mel_to_linear expects {spec.n_mels} mel bins, got {tuple(mel_mag.shape)}")
     y = mel_mag.clamp_min(0)
-    m = mel_filterbank(spec, torch.float64, y.device)                   # (M, F)
-    step = 1.0 / torch.linalg.matrix_norm(m, ord=2).item() ** 2
-    x = (torch.linalg.pinv(m).to(y.dtype) @ y).clamp_min(0)             # (..., F, T)
-    m = m.to(y.dtype)
+    w = _mel_weights(spec)                                              # (M, F) float64
+    gram = w @ w.T                                                      # (M, M), well conditioned: no empty filter
+    step = 1.0 / np.linalg.eigvalsh(gram)[-1]                           # 1 / ||M||_2^2 = 1 / Lipschitz constant
+    pinv = torch.as_tensor(np.linalg.solve(gram, w).T, dtype=y.dtype, device=y.device)  # (F, M) = M^T (M M^T)^-1
+    m = torch.as_tensor(w, dtype=y.dtype, device=y.device)
+    x = (pinv @ y).clamp_min(0)                                         # (..., F, T)
     z, t = x, 1.0
     for _ in range(n_iter):
         x_next = (z - step * (m.T @ (m @ z - y))).clamp_min(0)          # gradient of ||M z - Y||^2 / 2
