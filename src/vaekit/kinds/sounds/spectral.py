@@ -241,11 +241,13 @@ def mel_to_linear(mel_mag: torch.Tensor, spec: SpectrogramSpec, n_iter: int = 10
     Non-negative least squares min ||M X - Y||^2, X >= 0, as librosa.feature.inverse.mel_to_stft solves it,
     here by accelerated projected gradient (FISTA, Beck & Teboulle 2009) with step 1 / ||M||_2^2, started
     from the pseudo-inverse solution clipped at 0, for a fixed n_iter (deterministic, batched)."""
+    if spec.n_mels == 0:
+        raise ConfigError("mel_to_linear needs a spectrogram spec with n_mels >= 1 (this one is linear)")
     if mel_mag.shape[-2] != spec.n_mels:
         raise DataError(f"mel_to_linear expects {spec.n_mels} mel bins, got {tuple(mel_mag.shape)}")
     y = mel_mag.clamp_min(0)
     w = _mel_weights(spec)                                              # (M, F) float64
-    gram = w @ w.T                                                      # (M, M), well conditioned: no empty filter
+    gram = w @ w.T                                                      # (M, M), invertible: no filter is empty
     step = 1.0 / np.linalg.eigvalsh(gram)[-1]                           # 1 / ||M||_2^2 = 1 / Lipschitz constant
     pinv = torch.as_tensor(np.linalg.solve(gram, w).T, dtype=y.dtype, device=y.device)  # (F, M) = M^T (M M^T)^-1
     m = torch.as_tensor(w, dtype=y.dtype, device=y.device)
