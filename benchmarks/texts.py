@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import json
 import math
 import tempfile
@@ -32,6 +31,8 @@ from typing import Any
 
 import torch
 from docsection import write_section
+
+from vaekit.data import random_items
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "text_results.md"
@@ -68,16 +69,6 @@ def merged(base: dict, overrides: dict) -> dict:
     return out
 
 
-def random_subset(data: Any, n: int, seed: int) -> Any:
-    """n items drawn without replacement (seeded): yelp's files list one class after the other, so the
-    first n items would all be negative."""
-    if not n or n >= len(data):
-        return data
-    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-    return dataclasses.replace(data, x=data.x[idx], labels=None if data.labels is None else data.labels[idx],
-                               lengths=None if data.lengths is None else data.lengths[idx])
-
-
 def train_model(cfg: Any, out: Path, subset: int, val_subset: int, seed: int) -> Any:
     """Train through `vaekit.api.train`, or on random subsets of the training and validation splits (the
     same loop, its data replaced before the first step; the vocabulary stays the whole training split's)."""
@@ -90,8 +81,8 @@ def train_model(cfg: Any, out: Path, subset: int, val_subset: int, seed: int) ->
     from vaekit.training.loop import Trainer
 
     trainer = Trainer(cfg, out)
-    trainer.train_data = random_subset(trainer.train_data, subset, seed)
-    trainer.val_data = random_subset(trainer.val_data, val_subset, seed)
+    trainer.train_data = random_items(trainer.train_data, subset or None, seed)
+    trainer.val_data = random_items(trainer.val_data, val_subset or None, seed)
     trainer.steps_per_epoch = math.ceil(len(trainer.train_data) / cfg.train.batch_size)
     with RunLock(out):
         trainer.open(resume=False)
@@ -129,8 +120,8 @@ def run_all(args: argparse.Namespace, root: Path) -> dict:
         start = time.perf_counter()
         runs[key] = train_model(cfg, root / key, args.train_subset, args.val_subset, args.seed)
         minutes = (time.perf_counter() - start) / 60
-        test = random_subset(kind_of(cfg.data.dataset).load_split(cfg.data, "test", runs[key].data_stats),
-                             args.eval_limit, args.seed)
+        test = random_items(kind_of(cfg.data.dataset).load_split(cfg.data, "test", runs[key].data_stats),
+                            args.eval_limit or None, args.seed)
         results[key] = {"label": label, "overrides": overrides, **evaluate_run(runs[key], test, args, minutes)}
         print(json.dumps({key: results[key]}), flush=True)
     if "cvae" in runs and "lm" in runs:
@@ -150,8 +141,8 @@ def conversion(cvae: Any, lm: Any, args: argparse.Namespace) -> dict:
     start = time.perf_counter()
     classifier = BagOfNgrams.fit(train.tokens, torch.tensor(train.labels))
     seconds = time.perf_counter() - start
-    test = random_subset(kind_of(cfg.dataset).load_split(cfg, "test", cvae.data_stats), args.convert_limit,
-                         args.seed)
+    test = random_items(kind_of(cfg.dataset).load_split(cfg, "test", cvae.data_stats), args.convert_limit or None,
+                        args.seed)
     whole = read_split(cfg, "test")
     res = conversion_measures(cvae, classifier, lm, test, beam=args.beam)
     return {**res, "classifier_seconds": seconds, "classifier_features": len(classifier.features),

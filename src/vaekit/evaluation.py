@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from vaekit.data import TensorData, fixed_binarization, iterate_batches
+from vaekit.data import TensorData, fixed_binarization, iterate_batches, random_items
 from vaekit.distributions import DiagonalGaussian
 from vaekit.fast import denormals
 from vaekit.fast.compiling import CompiledOrEager
@@ -77,12 +77,12 @@ def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_s
     The draws come from the global RNG seeded with `sampling_seed(seed)` inside `fork_rng` (the caller's
     RNG state is restored), so the compiled and the eager paths are both reproducible; dynamically
     binarized data take one fixed draw for `seed`. k samples go through the decoder as many at a time as
-    keep a pass under `objectives.MAX_PASS_BYTES`.
+    keep a pass under `objectives.MAX_PASS_BYTES`. `limit`: evaluate that many items drawn at random
+    (seeded by `seed`, `vaekit.data.random_items`) instead of all.
     """
     model.eval()
     data = fixed_binarization(data, seed)  # dynamically binarized data: one fixed draw, as is the protocol
-    if limit is not None:
-        data = data.take(limit)
+    data = random_items(data, limit, seed)
     bs = batch_size or max(1, min(len(data), 100 if k > 1 else 1000))
     chunk = samples_per_pass(model, bs, k)
     compile = compile and kind_of_data(data).compiles  # one graph per batch shape: fixed-shape items only

@@ -263,3 +263,24 @@ def test_binarization_of_0_and_1_is_exact_and_of_a_half_unbiased():
 def test_a_stream_key_binarizes_on_the_cpu_only():
     with pytest.raises(ValueError, match="stream key draws on the CPU, and x is on meta"):
         binarize(torch.rand(4, 4, device="meta"), 3)
+
+
+def test_random_items_are_a_seeded_sorted_draw_from_every_part_of_the_data():
+    from vaekit.data import SequenceData, random_items
+
+    # classes in blocks, as Yelp's files list them: the first 50 items are one class only
+    data = TensorData(torch.arange(200.0).view(100, 2), torch.arange(100) // 50, binarize="none", is_image=False)
+    sub = random_items(data, 20, seed=3)
+    rows = sub.x[:, 0].long() // 2  # each item's position
+    assert len(sub) == 20 and len(set(rows.tolist())) == 20 and bool((rows.diff() > 0).all())
+    assert set(sub.labels.tolist()) == {0, 1}
+    torch.testing.assert_close(sub.labels, rows // 50)
+    assert torch.equal(random_items(data, 20, seed=3).x, sub.x)
+    assert not torch.equal(random_items(data, 20, seed=4).x, sub.x)
+    assert random_items(data, None, seed=3) is data and random_items(data, 500, seed=3) is data
+    seqs = SequenceData([torch.full((i % 5 + 1, 1), float(i)) for i in range(100)], torch.arange(100) // 50)
+    picked = random_items(seqs, 20, seed=3)
+    assert [int(it[0, 0]) for it in picked.items] == rows.tolist()
+    torch.testing.assert_close(picked.labels, sub.labels)
+    with pytest.raises(ConfigError, match="--limit 0"):
+        random_items(data, 0, seed=3)

@@ -15,7 +15,8 @@ def register(sub: Any) -> None:
     p.add_argument("--split", default="test", help="val or test (default: test)")
     p.add_argument("--k", type=int, help="importance samples per data point (default: 5000 for images and "
                    "arrays, 500 for sentences)")
-    p.add_argument("--limit", type=int, help="evaluate the first N items only")
+    p.add_argument("--limit", type=int, help="evaluate N items of the split drawn at random (seeded by --seed), "
+                   "e.g. for a quick estimate (default: all)")
     p.add_argument("--batch-size", type=int, help="data points per batch (default: chosen for memory)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples (default: 0)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,

@@ -4,7 +4,8 @@ binarization with counter-based draws, and the batch iterator. The data sets the
 
 from __future__ import annotations
 
-from vaekit.data.base import TensorData, binarize, class_count, fixed_binarization, iterate_batches
+from vaekit.data.base import TensorData, binarize, class_count, fixed_binarization, iterate_batches, random_items
 from vaekit.data.sequences import Padded, SequenceData
 
-__all__ = ["Padded", "SequenceData", "TensorData", "binarize", "class_count", "fixed_binarization", "iterate_batches"]
+__all__ = ["Padded", "SequenceData", "TensorData", "binarize", "class_count", "fixed_binarization", "iterate_batches",
+           "random_items"]

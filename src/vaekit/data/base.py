@@ -45,6 +45,23 @@ class TensorData:
         return replace(self, x=self.x[:n], labels=None if self.labels is None else self.labels[:n],
                        lengths=None if self.lengths is None else self.lengths[:n])
 
+    def select(self, idx: torch.Tensor) -> TensorData:
+        """The items at positions idx (M,) int64, in that order."""
+        return replace(self, x=self.x[idx], labels=None if self.labels is None else self.labels[idx],
+                       lengths=None if self.lengths is None else self.lengths[idx])
+
+
+def random_items(data: Any, n: int | None, seed: int) -> Any:
+    """n items of `data` drawn without replacement (seeded), kept in the data's order; all of them when n is
+    None or at least len(data). A subset for a quick evaluation: the first n items can be one class only
+    (Yelp's files list the negative sentences, then the positive ones)."""
+    if n is None or n >= len(data):
+        return data
+    if n < 1:
+        raise ConfigError(f"--limit {n} must be >= 1")
+    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n].sort().values  # (n,)
+    return data.select(idx)
+
 
 def class_count(data: Any, n_classes: int = 0) -> int:
     """The number of classes of a conditional model trained on `data`: its labels must be integer

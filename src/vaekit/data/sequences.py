@@ -80,6 +80,11 @@ class SequenceData:
     def take(self, n: int) -> SequenceData:
         return replace(self, items=self.items[:n], labels=None if self.labels is None else self.labels[:n])
 
+    def select(self, idx: torch.Tensor) -> SequenceData:
+        """The items at positions idx (M,) int64, in that order."""
+        return replace(self, items=[self.items[i] for i in idx.tolist()],
+                       labels=None if self.labels is None else self.labels[idx])
+
     def collate(self, batch: list[tuple[torch.Tensor, Any]]) -> tuple[Padded, torch.Tensor | None]:
         x = Padded.of([it for it, _ in batch])
         ys = [y for _, y in batch]

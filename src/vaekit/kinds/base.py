@@ -59,7 +59,7 @@ class Kind:
     # --- data -----------------------------------------------------------------------------------
     def load_split(self, cfg: DataConfig, split: str, stats: dict | None = None) -> Any:
         """The train, val or test split of the data set `cfg.dataset` (with `__len__`, `event_shape`,
-        `labels`, `take(n)`; `vaekit.data.iterate_batches` batches it)."""
+        `labels`, `take(n)`, `select(idx)`; `vaekit.data.iterate_batches` batches it)."""
         raise NotImplementedError
 
     def load_path(self, path: Path, cfg: DataConfig, stats: dict | None = None) -> Any:

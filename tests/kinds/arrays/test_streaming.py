@@ -75,6 +75,7 @@ def test_streamed_data_mirrors_the_lazy_image_data_attributes(tmp_path):
     assert label is None and torch.equal(first, mem.x[0])
     taken = st.take(5)
     assert isinstance(taken, TensorData) and torch.equal(taken.x, mem.x[:5]) and taken.stats == mem.stats
+    assert torch.equal(st.select(torch.tensor([9, 2, 40])).x, mem.x[[9, 2, 40]])
     assert torch.equal(st.x[:4], mem.x[:4]) and torch.equal(st.x[7], mem.x[7]) and st.x.shape == (80, 3)
     clone = pickle.loads(pickle.dumps(st))  # what a spawned DataLoader worker gets: no open file inside
     assert torch.equal(items(clone), mem.x)

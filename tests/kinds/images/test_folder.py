@@ -251,6 +251,9 @@ def test_lazy_data_is_a_lazy_image_data_with_the_same_content(tmp_path):
     assert torch.equal(m.x, eager.x) and torch.equal(m.labels, eager.labels)
     t = lazy.take(2)
     assert torch.equal(t.x, eager.x[:2]) and torch.equal(t.labels, eager.labels[:2])
+    idx = torch.tensor([3, 0, 2])
+    s = lazy.select(idx)
+    assert torch.equal(s.x, eager.x[idx]) and torch.equal(s.labels, eager.labels[idx])
 
 
 @pytest.mark.parametrize("binarize", ["none", "dynamic"])

@@ -177,8 +177,11 @@ class StreamedArrayData(torch.utils.data.Dataset):
 
     def take(self, n: int) -> TensorData:
         """The first n items, in memory."""
-        x = self.batch(np.arange(min(n, len(self))))
-        return TensorData(x, None, stats=self.stats, is_image=False, kind="arrays")
+        return self.select(torch.arange(min(n, len(self))))
+
+    def select(self, idx: torch.Tensor) -> TensorData:
+        """The rows at positions idx (M,) int64, in memory."""
+        return TensorData(self.batch(idx.numpy()), None, stats=self.stats, is_image=False, kind="arrays")
 
 
 class _Rows:

@@ -128,6 +128,12 @@ class LazyImageData(torch.utils.data.Dataset):
     def take(self, n: int) -> TensorData:
         return self.materialize(n)
 
+    def select(self, idx: torch.Tensor) -> TensorData:
+        """The images at positions idx (M,) int64, decoded into one tensor."""
+        x = torch.stack([self[i][0] for i in idx.tolist()]) if len(idx) else torch.empty(0, *self.event_shape)
+        y = None if self.labels is None else torch.tensor([self.labels[i] for i in idx.tolist()], dtype=torch.int64)
+        return TensorData(x, y, binarize=self.binarize, label_names=self.label_names)
+
 
 def load_folder(cfg: DataConfig, split: str, stats: dict | None = None) -> TensorData | LazyImageData:
     check_split(split)
