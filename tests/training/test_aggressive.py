@@ -166,6 +166,16 @@ def test_a_short_aggressive_run_on_images_lowers_the_loss(tmp_path):
     assert 1.0 < ep[0]["val_mutual_information"] < ep[1]["val_mutual_information"] < math.log(150)
 
 
+def test_a_budget_ends_an_aggressive_epoch_when_it_is_spent(tmp_path):
+    # 1,200 training sprites are 38 outer steps an epoch, each after 20-100 encoder steps. A budget of 0.3 s
+    # ends the first epoch a few outer steps in, and the run with it (its schedules are at their end)
+    run = vaekit.train(tiny(subset=1500, epochs=5, max_minutes=0.005), out=tmp_path / "run")
+    ep = epochs_of(run.dir)
+    assert len(ep) == 1 and ep[0]["aggressive"]
+    assert 1 <= ep[0]["step"] < 38 and ep[0]["inner_steps"] >= 20 * ep[0]["step"]
+    assert math.isfinite(ep[0]["val_elbo"])
+
+
 def test_a_tiny_sentence_run_trains_with_aggressive(tmp_path):
     # 300 text-shapes sentences (8 batches an epoch), 2 aggressive epochs at lr 1e-2: the validation ELBO rises
     # by over 2 nats (measured 3.0: -45.17 -> -42.15)

@@ -226,6 +226,8 @@ class Trainer:
                 continue  # a last batch too small to give every rank an item (distributed runs only)
             terms = self.train_step(x, labels if self.cfg.model.conditional else None, step)
             bar.update(1)
+            if aggressive and t.max_minutes and self.progress >= 1.0:
+                break  # an aggressive epoch can take 100x an ordinary one's time: the budget ends it (one process)
             if terms is None:
                 continue
             parts.append(torch.stack([terms.elbo, terms.rate, terms.distortion]).detach())  # one op a step
