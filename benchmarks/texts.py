@@ -49,6 +49,9 @@ def remedies(args: argparse.Namespace) -> dict[str, tuple[str, dict]]:
         "free-bits": (f"VAE + free bits λ = {args.free_bits}", {"train": {"free_bits": args.free_bits}}),
         "aggressive": ("VAE + aggressive training (He et al. 2019)", {"train": {"aggressive": True}}),
         "cvae": ("conditional VAE (given the label)", {"model": {"conditional": True}}),
+        "cvae-word-dropout": (f"conditional VAE + word dropout {args.word_dropout} + KL warm-up",
+                              {"model": {"conditional": True, "word_dropout": args.word_dropout},
+                               "train": {"warmup_steps": args.warmup_steps}}),
     }
 
 
@@ -108,7 +111,7 @@ def evaluate_run(run: Any, test: Any, args: argparse.Namespace, minutes: float) 
 
 
 def run_all(args: argparse.Namespace, root: Path) -> dict:
-    """Train and evaluate every model; the conditional VAE's conversion last, once the LM exists."""
+    """Train and evaluate every model; the conditional VAEs' conversions last, once the LM exists."""
     from vaekit.config import Config
     from vaekit.kinds import kind_of
 
@@ -124,35 +127,48 @@ def run_all(args: argparse.Namespace, root: Path) -> dict:
                             args.eval_limit or None, args.seed)
         results[key] = {"label": label, "overrides": overrides, **evaluate_run(runs[key], test, args, minutes)}
         print(json.dumps({key: results[key]}), flush=True)
-    if "cvae" in runs and "lm" in runs:
-        results["conversion"] = conversion(runs["cvae"], runs["lm"], args)
+    conditional = [key for key, run in runs.items() if run.config.model.conditional]
+    if conditional and "lm" in runs:
+        classifier = sentiment_classifier(runs[conditional[0]].config.data)
+        results["conversions"] = {key: {"label": results[key]["label"],
+                                        **conversion(runs[key], runs["lm"], classifier, args)}
+                                  for key in conditional}
     return results
 
 
-def conversion(cvae: Any, lm: Any, args: argparse.Namespace) -> dict:
-    """The classifier trained on the whole training split; the conditional VAE converts --convert-limit
-    random test sentences, each to the next class (for two: the other sentiment)."""
-    from vaekit.kinds import kind_of
+def sentiment_classifier(cfg: Any) -> dict:
+    """The judge of the conversions, trained on the whole training split, and its accuracy on the whole test
+    split."""
     from vaekit.kinds.texts import read_split
-    from vaekit.kinds.texts.measures import BagOfNgrams, conversion_measures
+    from vaekit.kinds.texts.measures import BagOfNgrams
 
-    cfg = cvae.config.data
     train = read_split(cfg, "train")
     start = time.perf_counter()
     classifier = BagOfNgrams.fit(train.tokens, torch.tensor(train.labels))
     seconds = time.perf_counter() - start
+    whole = read_split(cfg, "test")
+    return {"classifier": classifier, "classifier_seconds": seconds,
+            "classifier_features": len(classifier.features), "test_sentences": len(whole.tokens),
+            "classifier_test_accuracy": 100 * classifier.accuracy(whole.tokens, torch.tensor(whole.labels))}
+
+
+def conversion(cvae: Any, lm: Any, judge: dict, args: argparse.Namespace) -> dict:
+    """The conditional VAE converts --convert-limit random test sentences, each to the next class (for two:
+    the other sentiment), judged by `judge` (`sentiment_classifier`)."""
+    from vaekit.kinds import kind_of
+    from vaekit.kinds.texts.measures import conversion_measures
+
+    cfg = cvae.config.data
     test = random_items(kind_of(cfg.dataset).load_split(cfg, "test", cvae.data_stats), args.convert_limit or None,
                         args.seed)
-    whole = read_split(cfg, "test")
-    res = conversion_measures(cvae, classifier, lm, test, beam=args.beam)
-    return {**res, "classifier_seconds": seconds, "classifier_features": len(classifier.features),
-            "classifier_test_accuracy": 100 * classifier.accuracy(whole.tokens, torch.tensor(whole.labels)),
-            "test_sentences": len(whole.tokens), "decoding": f"beam {args.beam}" if args.beam else "greedy"}
+    res = conversion_measures(cvae, judge["classifier"], lm, test, beam=args.beam)
+    return {**res, **{k: v for k, v in judge.items() if k != "classifier"},
+            "decoding": f"beam {args.beam}" if args.beam else "greedy"}
 
 
 def table(results: dict) -> str:
     """One row per model: test NLL (nats/sentence), nats/token, PPL, ELBO, KL, MI (when reported), AU."""
-    models = [r for key, r in results.items() if key != "conversion"]
+    models = [r for key, r in results.items() if key != "conversions"]
     mi = any("mutual_information" in r for r in models)
     head = ["model", "NLL", "nats/token", "PPL", "−ELBO", "KL", *(["MI"] if mi else []), "AU", "epochs",
             "training min", "evaluation min"]
@@ -167,21 +183,28 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def conversion_table(c: dict) -> str:
-    rows = [("transfer accuracy", f"{c['transfer_accuracy']:.1f} %",
-             f"the classifier's accuracy on the real test sentences: {c['classifier_test_accuracy']:.1f} %"),
-            ("BLEU-4 against the source", f"{c['bleu']:.1f}", "100 = the input copied"),
-            ("perplexity under the LM", f"{c['perplexity']:.1f}",
-             f"the source sentences': {c['source_perplexity']:.1f}")]
-    lines = ["| measure | converted | reference |", "|---|---|---|"] + [f"| {a} | {b} | {d} |" for a, b, d in rows]
-    examples = "\n".join(f"- {s} → {o}" for s, o in c["examples"][:3])
-    return "\n".join(lines) + f"\n\nFirst conversions (source → output):\n\n{examples}"
+def conversion_table(conversions: dict) -> str:
+    """One column per conditional VAE: transfer accuracy, BLEU against the source, perplexity under the LM, each
+    beside its reference; then each model's first conversions."""
+    cs = list(conversions.values())
+    first = cs[0]
+    rows = [("transfer accuracy", [f"{c['transfer_accuracy']:.1f} %" for c in cs],
+             f"the classifier on the real test sentences: {first['classifier_test_accuracy']:.1f} %"),
+            ("BLEU-4 against the source", [f"{c['bleu']:.1f}" for c in cs], "100 = the input copied"),
+            ("perplexity under the LM", [f"{c['perplexity']:.1f}" for c in cs],
+             f"the source sentences': {first['source_perplexity']:.1f}")]
+    lines = ["| measure | " + " | ".join(c["label"] for c in cs) + " | reference |", "|---|" + "---|" * (len(cs) + 1)]
+    lines += [f"| {name} | " + " | ".join(cells) + f" | {ref} |" for name, cells, ref in rows]
+    for c in cs:
+        lines.append(f"\n{c['label']}, first conversions (source → output):\n")
+        lines += [f"- {src} → {out}" for src, out in c["examples"][:3]]
+    return "\n".join(lines)
 
 
 def section(results: dict, args: argparse.Namespace, command: str) -> str:
     from throughput import machine
 
-    n = next(r["n"] for key, r in results.items() if key != "conversion")
+    n = next(r["n"] for key, r in results.items() if key != "conversions")
     budget = f"{args.max_minutes:g} minutes of training each" if args.max_minutes else f"{args.epochs} epochs each"
     text = (f"## {args.data}: language model, VAE, remedies\n\nCommand: `{command}`  \nMachine: {machine()}; "
             f"date {date.today()}.  \n{budget} (at most {args.epochs} epochs), "
@@ -190,12 +213,13 @@ def section(results: dict, args: argparse.Namespace, command: str) -> str:
             f"{args.k}, in nats per sentence; nats/token and PPL count each sentence's <eos>. KL is the test "
             "mean of KL(q(z|x) || p(z)); AU counts the active units of z (Burda et al. 2015).\n\n"
             + table(results))
-    c = results.get("conversion")
-    if c:
-        text += (f"\n\n### Conversion by the conditional VAE\n\n{c['n']:,} random test sentences, each to the "
+    conversions = results.get("conversions")
+    if conversions:
+        c = next(iter(conversions.values()))
+        text += (f"\n\n### Conversion by the conditional VAEs\n\n{c['n']:,} random test sentences, each to the "
                  f"next class ({c['decoding']} decoding); the classifier is logistic regression on tf-idf "
                  f"unigrams and bigrams ({c['classifier_features']:,} features) trained on the training split "
-                 f"in {c['classifier_seconds']:.0f} s.\n\n" + conversion_table(c))
+                 f"in {c['classifier_seconds']:.0f} s.\n\n" + conversion_table(conversions))
     return text
 
 
@@ -227,7 +251,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--free-bits", type=float, default=0.5, help="free bits remedy: nats per latent dimension "
                    "(default: 0.5)")
     p.add_argument("--only", type=lambda s: s.split(","), default=None,
-                   help="a comma list of models: lm, vae, warmup, word-dropout, free-bits, aggressive, cvae")
+                   help="a comma list of models: lm, vae, warmup, word-dropout, free-bits, aggressive, cvae, "
+                   "cvae-word-dropout")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runs", type=Path, default=None, help="a new folder for the run folders (default: a "
                    "temporary folder, removed at the end)")
