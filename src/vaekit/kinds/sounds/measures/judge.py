@@ -47,7 +47,7 @@ class JudgeFeatures:
     window_seconds: float = 0.025
     hop_seconds: float = 0.010
     active_db: float = 60.0   # frames this far below the loudest one count as silence
-    segments: int = 0         # 0: only the mean and std of each mel bin and delta; K > 0: also K segment means
+    segments: int = 4         # 0: only the mean and std of each mel bin and delta; K > 0: also K segment means
 
     def __post_init__(self) -> None:
         if not (isinstance(self.n_mels, int) and self.n_mels >= 1):
