@@ -12,7 +12,7 @@ classification of audio signals", who summarise frame features by their means an
    frames repeated (Furui 1986, "Speaker-independent isolated word recognition using dynamic features of
    speech spectrum"; the HTK Book's eq. 5.16);
 4. the mean and the standard deviation over the span of each mel bin and of each delta, and, with
-   `segments` = K > 0, the means of each mel bin over K equal stretches of the span (adaptive average
+   `segments` = K > 0 (4 by default), the means of each mel bin over K equal stretches of the span (adaptive average
    pooling), which keep the order of the sounds within the clip (a word's "s" before its vowel) that the
    plain statistics lose. All are the same for a clip and its padded or slightly shifted copy.
 The features are standardised with the training features' mean and standard deviation.
