@@ -11,9 +11,10 @@ from vaekit.errors import ConfigError, DataError
 from vaekit.kinds.arrays import ArrayKind
 from vaekit.kinds.base import Kind, Unit
 from vaekit.kinds.images import ImageKind
+from vaekit.kinds.sounds import SoundKind
 from vaekit.kinds.texts import TextKind
 
-KINDS: tuple[Kind, ...] = (ImageKind(), ArrayKind(), TextKind())
+KINDS: tuple[Kind, ...] = (ImageKind(), ArrayKind(), TextKind(), SoundKind())
 
 
 def dataset_names() -> tuple[str, ...]:
@@ -37,9 +38,12 @@ def kind_named(name: str) -> Kind:
 
 
 def with_kind_defaults(cfg: Any) -> Any:
-    """The `Config` with the model fields its data's kind sets otherwise (`Kind.model_defaults`: sentences
-    take --model lstm --likelihood categorical) where they hold vaekit's defaults; changed in place."""
-    kind_of(cfg.data.dataset).fill_defaults(cfg.model)
+    """The `Config` with the model and data fields its data's kind sets otherwise (`Kind.model_defaults`:
+    sentences take --model lstm --likelihood categorical; `Kind.data_defaults`: tones take --subset 2000)
+    where they hold vaekit's defaults; changed in place."""
+    kind = kind_of(cfg.data.dataset)
+    kind.fill_defaults(cfg.model)
+    kind.fill_data_defaults(cfg.data)
     return cfg
 
 
@@ -58,6 +62,5 @@ def load_path(path: str | Path, cfg: Any, *, stats: dict | None = None) -> Any:
     return kind_of(cfg.dataset).load_path(p, cfg, stats)
 
 
-__all__ = ["KINDS", "ArrayKind", "ImageKind", "Kind", "TextKind", "Unit", "dataset_names", "kind_named", "kind_of",
-           "load_path", "load_split",
-           "with_kind_defaults"]
+__all__ = ["KINDS", "ArrayKind", "ImageKind", "Kind", "SoundKind", "TextKind", "Unit", "dataset_names", "kind_named",
+           "kind_of", "load_path", "load_split", "with_kind_defaults"]

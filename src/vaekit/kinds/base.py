@@ -50,6 +50,8 @@ class Kind:
     needs_data_dir: ClassVar[tuple[str, ...]] = ()  # the data sets that read files a user names (--data-dir)
     # model config fields that take another value for this kind when left at vaekit's default (--model ...)
     model_defaults: ClassVar[dict[str, Any]] = {}
+    # data config fields likewise (--subset ...): sounds hold their clips' waves in memory, so fewer tones
+    data_defaults: ClassVar[dict[str, Any]] = {}
     # the compiled training step and evaluation (vaekit.fast) trace one graph per batch shape: kinds whose
     # batches change shape every step (sentences cut to their longest item) run eagerly
     compiles: ClassVar[bool] = True
@@ -75,14 +77,11 @@ class Kind:
     def fill_defaults(self, model: ModelConfig) -> None:
         """Give the fields of `model` that hold vaekit's defaults this kind's own (`model_defaults`), then
         check the result again. The CLI, `vaekit.train` and the Trainer call it (`with_kind_defaults`)."""
-        defaults = {f.name: f.default for f in dataclasses.fields(model)}
-        changed = False
-        for name, value in self.model_defaults.items():
-            if getattr(model, name) == defaults[name]:
-                setattr(model, name, value)
-                changed = True
-        if changed:
-            model.__post_init__()
+        _fill(model, self.model_defaults)
+
+    def fill_data_defaults(self, data: DataConfig) -> None:
+        """The same for the fields of a data config (`data_defaults`), called beside `fill_defaults`."""
+        _fill(data, self.data_defaults)
 
     def init_model(self, model: nn.Module, data: Any) -> None:
         """Start the new model's p(x|z) near the training data's marginal (`GenerativeAPI.init_output_bias`:
@@ -144,3 +143,15 @@ class Kind:
         were read (`cfg`, the run's data config; `stats`, e.g. its vocabulary). Kinds whose items are not
         typed refuse."""
         raise ConfigError(f"{self.name} items cannot be typed in")
+
+
+def _fill(config: Any, values: dict[str, Any]) -> None:
+    """Set the fields of a config dataclass that hold their declared defaults to `values`, then check it again."""
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    changed = False
+    for name, value in values.items():
+        if getattr(config, name) == defaults[name]:
+            setattr(config, name, value)
+            changed = True
+    if changed:
+        config.__post_init__()

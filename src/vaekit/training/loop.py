@@ -106,7 +106,7 @@ class Trainer:
         if t.tensorboard:
             summary_writer_class()  # fails before any folder is made when the package is missing
         self.kind = kind_of(cfg.data.dataset)
-        self.kind.fill_defaults(cfg.model)
+        with_kind_defaults(cfg)
         self.kind.check_data(cfg.data)
         self.kind.check(cfg.model)
         stats = read_stats(run_dir)  # a resumed run keeps what it measured of its data
