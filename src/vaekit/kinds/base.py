@@ -10,6 +10,7 @@ batch of variable-length sequences with their lengths; the loop needs only `len(
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -74,14 +75,15 @@ class Kind:
             raise ConfigError(f"--data {cfg.dataset} needs --data-dir (the file or folder to read)")
 
     # --- model ----------------------------------------------------------------------------------
-    def fill_defaults(self, model: ModelConfig) -> None:
+    def fill_defaults(self, model: ModelConfig, given: Collection[str] = ()) -> None:
         """Give the fields of `model` that hold vaekit's defaults this kind's own (`model_defaults`), then
-        check the result again. The CLI, `vaekit.train` and the Trainer call it (`with_kind_defaults`)."""
-        _fill(model, self.model_defaults)
+        check the result again; fields named in `given` (set by the user, e.g. `--model mlp`) stay. The CLI,
+        `vaekit.train` and the Trainer call it (`with_kind_defaults`)."""
+        _fill(model, self.model_defaults, given)
 
-    def fill_data_defaults(self, data: DataConfig) -> None:
+    def fill_data_defaults(self, data: DataConfig, given: Collection[str] = ()) -> None:
         """The same for the fields of a data config (`data_defaults`), called beside `fill_defaults`."""
-        _fill(data, self.data_defaults)
+        _fill(data, self.data_defaults, given)
 
     def init_model(self, model: nn.Module, data: Any) -> None:
         """Start the new model's p(x|z) near the training data's marginal (`GenerativeAPI.init_output_bias`:
@@ -145,12 +147,13 @@ class Kind:
         raise ConfigError(f"{self.name} items cannot be typed in")
 
 
-def _fill(config: Any, values: dict[str, Any]) -> None:
-    """Set the fields of a config dataclass that hold their declared defaults to `values`, then check it again."""
+def _fill(config: Any, values: dict[str, Any], given: Collection[str] = ()) -> None:
+    """Set the fields of a config dataclass that hold their declared defaults and are not in `given` to
+    `values`, then check it again."""
     defaults = {f.name: f.default for f in dataclasses.fields(config)}
     changed = False
     for name, value in values.items():
-        if getattr(config, name) == defaults[name]:
+        if name not in given and getattr(config, name) == defaults[name]:
             setattr(config, name, value)
             changed = True
     if changed:

@@ -339,7 +339,7 @@ def train(config: Config | None = None, out: str | Path | None = None,
     env = distributed.env_from_torchrun()
     if resume is not None:
         run_dir = Path(resume)
-        saved = read_run_config(run_dir)
+        saved = with_kind_defaults(read_run_config(run_dir), given=None)  # as it was trained
         cfg = config or saved
         check_resumable(saved, cfg, run_dir)
     else:
