@@ -128,6 +128,8 @@ def test_a_short_training_lowers_the_validation_loss(tmp_path):
     epochs = [r for r in records if r["kind"] == "epoch"]
     assert epochs[-1]["val_elbo"] > init["val_elbo"] + 100
     assert epochs[-1]["val_elbo"] > epochs[0]["val_elbo"]
+    for name in ("samples.png", "samples/00.wav", "samples_row_00.wav", "recon/epoch_0002/00.wav"):
+        assert (run.dir / name).is_file(), name  # the per-epoch pictures, heard too
     loaded = vaekit.load(run.dir)
     z = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))
     assert torch.equal(run.model.decode(z), loaded.decode(z))
