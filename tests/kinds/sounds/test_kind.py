@@ -102,7 +102,7 @@ def test_griffin_lim_from_items_of_a_sine_recovers_its_pitch():
 
 def test_the_kind_defaults():
     cfg = with_kind_defaults(Config(data=DataConfig(dataset="tones")))
-    assert (cfg.model.arch, cfg.model.likelihood, cfg.model.variance) == ("conv", "gaussian", "per_dim")
+    assert (cfg.model.arch, cfg.model.likelihood, cfg.model.variance) == ("conv", "gaussian", "global")
     assert cfg.model.latent_dim == 32 and cfg.data.subset == 2000
     kept = with_kind_defaults(Config(data=DataConfig(dataset="tones", subset=500), model=ModelConfig(arch="resnet")))
     assert kept.data.subset == 500 and kept.model.arch == "resnet"
