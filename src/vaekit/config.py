@@ -81,7 +81,8 @@ class DataConfig:
     binarize: str = _f("none", "none (grayscale in [0,1]), dynamic (a fresh Bernoulli draw of every batch), "
                                "static (one fixed draw for the data seed)")
     subset: int = _f(20000, "shapes: how many images are drawn from the 737,280-image factor grid; text-shapes: "
-                            "how many sentences from its 25,920-sentence grid")
+                            "how many sentences from its 25,920-sentence grid; tones: how many notes from its "
+                            "384-note grid (2000 unless given)")
     val_fraction: float = _f(0.1, "shapes/folder/array: fraction held out for validation (and as much for test)")
     data_seed: int = _f(0, "seed of the data itself (shapes subset, static binarization, splits)")
     in_memory: bool = _f(True, "hold the data as one tensor; false: folder images are decoded lazily by "
