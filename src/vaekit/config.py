@@ -81,7 +81,8 @@ class DataConfig:
     binarize: str = _f("none", "none (grayscale in [0,1]), dynamic (a fresh Bernoulli draw of every batch), "
                                "static (one fixed draw for the data seed)")
     subset: int = _f(20000, "shapes: how many images are drawn from the 737,280-image factor grid; text-shapes: "
-                            "how many sentences from its 25,920-sentence grid")
+                            "how many sentences from its 25,920-sentence grid; tones: how many notes from its "
+                            "384-note grid (2000 unless given)")
     val_fraction: float = _f(0.1, "shapes/folder/array: fraction held out for validation (and as much for test)")
     data_seed: int = _f(0, "seed of the data itself (shapes subset, static binarization, splits)")
     in_memory: bool = _f(True, "hold the data as one tensor; false: folder images are decoded lazily by "
@@ -105,6 +106,11 @@ class DataConfig:
                                "RMS to -20 dBFS, clipped to [-1, 1])")
     audio_label: str = _f("digit", "spoken-digits: the label is the digit or the speaker (audio folders: "
                                    "ignored, the label is the class subfolder or metadata.csv's label column)")
+    n_mels: int = _f(64, "sounds: mel bands of the log-mel spectrogram items (0 = linear-frequency magnitudes, "
+                         "n-fft/2+1 bins)")
+    n_fft: int = _f(1024, "sounds: FFT size of the spectrogram (samples)")
+    hop_length: int = _f(200, "sounds: samples between spectrogram frames (12.5 ms at 16 kHz)")
+    win_length: int = _f(800, "sounds: Hann window length of the spectrogram, at most --n-fft (50 ms at 16 kHz)")
 
     def __post_init__(self) -> None:
         _finite_floats(self)
@@ -138,6 +144,14 @@ class DataConfig:
             raise ConfigError(f"clip-seconds={self.clip_seconds!r} must lie in (0, 60]")
         _choice("loudness", self.loudness, LOUDNESS)
         _choice("audio-label", self.audio_label, AUDIO_LABELS)
+        if not 16 <= self.n_fft <= 65536:
+            raise ConfigError(f"n-fft={self.n_fft!r} must lie in [16, 65536]")
+        if not 0 < self.win_length <= self.n_fft:
+            raise ConfigError(f"win-length={self.win_length!r} must lie in [1, n-fft={self.n_fft}]")
+        if not 0 < self.hop_length < self.win_length:  # overlapping windows: the inverse STFT exists
+            raise ConfigError(f"hop-length={self.hop_length!r} must lie in [1, win-length - 1 = {self.win_length - 1}]")
+        if not 0 <= self.n_mels <= self.n_fft // 2 + 1:
+            raise ConfigError(f"n-mels={self.n_mels!r} must lie in [0, n-fft/2 + 1 = {self.n_fft // 2 + 1}]")
 
 
 @dataclass

@@ -63,7 +63,7 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
 
     cfg = Config.from_dict(merged, source="command line")
     try:
-        return with_kind_defaults(cfg)
+        return with_kind_defaults(cfg, {f"{section}.{name}" for section, given in merged.items() for name in given})
     except ConfigError as e:  # an unknown --data, or kind defaults that clash with the flags given
         raise ConfigError(f"command line: {e}") from None
 

@@ -4,6 +4,7 @@ one entry in `KINDS` (docs/kinds.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,11 @@ from vaekit.errors import ConfigError, DataError
 from vaekit.kinds.arrays import ArrayKind
 from vaekit.kinds.base import Kind, Unit
 from vaekit.kinds.images import ImageKind
+from vaekit.kinds.sounds import SoundKind
 from vaekit.kinds.texts import TextKind
 
-KINDS: tuple[Kind, ...] = (ImageKind(), ArrayKind(), TextKind())
+KINDS: tuple[Kind, ...] = (ImageKind(), ArrayKind(), TextKind(), SoundKind())
+APPLIED = "kind_defaults_applied"  # set on a Config once `with_kind_defaults` has filled it
 
 
 def dataset_names() -> tuple[str, ...]:
@@ -36,10 +39,19 @@ def kind_named(name: str) -> Kind:
     raise ConfigError(f"no kind of data is named {name!r}; the kinds are {', '.join(k.name for k in KINDS)}")
 
 
-def with_kind_defaults(cfg: Any) -> Any:
-    """The `Config` with the model fields its data's kind sets otherwise (`Kind.model_defaults`: sentences
-    take --model lstm --likelihood categorical) where they hold vaekit's defaults; changed in place."""
-    kind_of(cfg.data.dataset).fill_defaults(cfg.model)
+def with_kind_defaults(cfg: Any, given: Collection[str] | None = ()) -> Any:
+    """The `Config` with the model and data fields its data's kind sets otherwise (`Kind.model_defaults`:
+    sentences take --model lstm --likelihood categorical; `Kind.data_defaults`: tones take --subset 2000)
+    where they hold vaekit's defaults; changed in place, once: a config it has seen is returned as it is.
+    `given`: "section.field" names the user set (flags, a config file), kept even where they equal vaekit's
+    default (`--model mlp` on sounds); None: every field was set (a saved run's config), nothing changes."""
+    if getattr(cfg, APPLIED, False):
+        return cfg
+    if given is not None:
+        kind = kind_of(cfg.data.dataset)
+        kind.fill_defaults(cfg.model, {n.split(".", 1)[1] for n in given if n.startswith("model.")})
+        kind.fill_data_defaults(cfg.data, {n.split(".", 1)[1] for n in given if n.startswith("data.")})
+    setattr(cfg, APPLIED, True)
     return cfg
 
 
@@ -58,6 +70,5 @@ def load_path(path: str | Path, cfg: Any, *, stats: dict | None = None) -> Any:
     return kind_of(cfg.dataset).load_path(p, cfg, stats)
 
 
-__all__ = ["KINDS", "ArrayKind", "ImageKind", "Kind", "TextKind", "Unit", "dataset_names", "kind_named", "kind_of",
-           "load_path", "load_split",
-           "with_kind_defaults"]
+__all__ = ["KINDS", "ArrayKind", "ImageKind", "Kind", "SoundKind", "TextKind", "Unit", "dataset_names", "kind_named",
+           "kind_of", "load_path", "load_split", "with_kind_defaults"]

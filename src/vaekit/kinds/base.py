@@ -10,6 +10,7 @@ batch of variable-length sequences with their lengths; the loop needs only `len(
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -50,6 +51,8 @@ class Kind:
     needs_data_dir: ClassVar[tuple[str, ...]] = ()  # the data sets that read files a user names (--data-dir)
     # model config fields that take another value for this kind when left at vaekit's default (--model ...)
     model_defaults: ClassVar[dict[str, Any]] = {}
+    # data config fields likewise (--subset ...): sounds hold their clips' waves in memory, so fewer tones
+    data_defaults: ClassVar[dict[str, Any]] = {}
     # the compiled training step and evaluation (vaekit.fast) trace one graph per batch shape: kinds whose
     # batches change shape every step (sentences cut to their longest item) run eagerly
     compiles: ClassVar[bool] = True
@@ -72,17 +75,15 @@ class Kind:
             raise ConfigError(f"--data {cfg.dataset} needs --data-dir (the file or folder to read)")
 
     # --- model ----------------------------------------------------------------------------------
-    def fill_defaults(self, model: ModelConfig) -> None:
+    def fill_defaults(self, model: ModelConfig, given: Collection[str] = ()) -> None:
         """Give the fields of `model` that hold vaekit's defaults this kind's own (`model_defaults`), then
-        check the result again. The CLI, `vaekit.train` and the Trainer call it (`with_kind_defaults`)."""
-        defaults = {f.name: f.default for f in dataclasses.fields(model)}
-        changed = False
-        for name, value in self.model_defaults.items():
-            if getattr(model, name) == defaults[name]:
-                setattr(model, name, value)
-                changed = True
-        if changed:
-            model.__post_init__()
+        check the result again; fields named in `given` (set by the user, e.g. `--model mlp`) stay. The CLI,
+        `vaekit.train` and the Trainer call it (`with_kind_defaults`)."""
+        _fill(model, self.model_defaults, given)
+
+    def fill_data_defaults(self, data: DataConfig, given: Collection[str] = ()) -> None:
+        """The same for the fields of a data config (`data_defaults`), called beside `fill_defaults`."""
+        _fill(data, self.data_defaults, given)
 
     def init_model(self, model: nn.Module, data: Any) -> None:
         """Start the new model's p(x|z) near the training data's marginal (`GenerativeAPI.init_output_bias`:
@@ -144,3 +145,16 @@ class Kind:
         were read (`cfg`, the run's data config; `stats`, e.g. its vocabulary). Kinds whose items are not
         typed refuse."""
         raise ConfigError(f"{self.name} items cannot be typed in")
+
+
+def _fill(config: Any, values: dict[str, Any], given: Collection[str] = ()) -> None:
+    """Set the fields of a config dataclass that hold their declared defaults and are not in `given` to
+    `values`, then check it again."""
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    changed = False
+    for name, value in values.items():
+        if name not in given and getattr(config, name) == defaults[name]:
+            setattr(config, name, value)
+            changed = True
+    if changed:
+        config.__post_init__()

@@ -106,7 +106,7 @@ class Trainer:
         if t.tensorboard:
             summary_writer_class()  # fails before any folder is made when the package is missing
         self.kind = kind_of(cfg.data.dataset)
-        self.kind.fill_defaults(cfg.model)
+        with_kind_defaults(cfg)
         self.kind.check_data(cfg.data)
         self.kind.check(cfg.model)
         stats = read_stats(run_dir)  # a resumed run keeps what it measured of its data
@@ -341,7 +341,7 @@ def train(config: Config | None = None, out: str | Path | None = None,
     env = distributed.env_from_torchrun()
     if resume is not None:
         run_dir = Path(resume)
-        saved = read_run_config(run_dir)
+        saved = with_kind_defaults(read_run_config(run_dir), given=None)  # as it was trained
         cfg = config or saved
         check_resumable(saved, cfg, run_dir)
     else:

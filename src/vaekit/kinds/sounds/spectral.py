@@ -245,17 +245,22 @@ def mel_to_linear(mel_mag: torch.Tensor, spec: SpectrogramSpec, n_iter: int = 10
         raise ConfigError("mel_to_linear needs a spectrogram spec with n_mels >= 1 (this one is linear)")
     if mel_mag.shape[-2] != spec.n_mels:
         raise DataError(f"mel_to_linear expects {spec.n_mels} mel bins, got {tuple(mel_mag.shape)}")
-    y = mel_mag.clamp_min(0)
+    lead, frames = mel_mag.shape[:-2], mel_mag.shape[-1]
+    # (M, B*T): one matrix, so each step is two plain 2-D products; in float64, so that an item's result does
+    # not depend on the batch it comes in (float32 rounding, which differs with the product's blocking,
+    # grows over the iterations)
+    y = mel_mag.clamp_min(0).movedim(-2, 0).reshape(spec.n_mels, -1).double()
     w = _mel_weights(spec)                                              # (M, F) float64
     gram = w @ w.T                                                      # (M, M), invertible: no filter is empty
     step = 1.0 / np.linalg.eigvalsh(gram)[-1]                           # 1 / ||M||_2^2 = 1 / Lipschitz constant
     pinv = torch.as_tensor(np.linalg.solve(gram, w).T, dtype=y.dtype, device=y.device)  # (F, M) = M^T (M M^T)^-1
     m = torch.as_tensor(w, dtype=y.dtype, device=y.device)
-    x = (pinv @ y).clamp_min(0)                                         # (..., F, T)
+    x = (pinv @ y).clamp_min(0)                                         # (F, B*T)
     z, t = x, 1.0
     for _ in range(n_iter):
         x_next = (z - step * (m.T @ (m @ z - y))).clamp_min(0)          # gradient of ||M z - Y||^2 / 2
         t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
         z = x_next + ((t - 1) / t_next) * (x_next - x)
         x, t = x_next, t_next
-    return x
+    x = x.reshape(spec.n_freqs, *lead, frames)                          # (F, ..., T)
+    return x.movedim(0, -2).to(mel_mag.dtype).contiguous()              # (..., F, T)
