@@ -106,7 +106,7 @@ class DataConfig:
                                "RMS to -20 dBFS, clipped to [-1, 1])")
     audio_label: str = _f("digit", "spoken-digits: the label is the digit or the speaker (audio folders: "
                                    "ignored, the label is the class subfolder or metadata.csv's label column)")
-    n_mels: int = _f(64, "sounds: mel bands of the log-mel spectrogram items (0 = linear-frequency magnitudes, "
+    n_mels: int = _f(128, "sounds: mel bands of the log-mel spectrogram items (0 = linear-frequency magnitudes, "
                          "n-fft/2+1 bins)")
     n_fft: int = _f(1024, "sounds: FFT size of the spectrogram (samples)")
     hop_length: int = _f(200, "sounds: samples between spectrogram frames (12.5 ms at 16 kHz)")

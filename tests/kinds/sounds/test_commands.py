@@ -65,7 +65,7 @@ def test_reconstruct_interpolate_and_convert_write_rows(runs, tmp_path):
     assert read(tmp_path / "i_row_00.wav")[0].shape == (5 * CLIP + 4 * round(ROW_GAP_SECONDS * 16000),)
     assert main(["convert", runs["cond"], "-n", "2", "--out", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").exists() and len(list(tmp_path.glob("c_row_*.wav"))) == 2
-    assert np.load(tmp_path / "c.npy").shape == (2, 10, 1, 64, 16)  # input, reconstruction, 8 pitches
+    assert np.load(tmp_path / "c.npy").shape == (2, 10, 1, 128, 16)  # input, reconstruction, 8 pitches
 
 
 def test_reconstruct_reads_new_clips_from_a_folder(runs, tmp_path):
@@ -75,15 +75,15 @@ def test_reconstruct_reads_new_clips_from_a_folder(runs, tmp_path):
     for i, hz in enumerate((262.0, 392.0)):
         write_wav(folder / f"{i}.wav", 0.3 * np.sin(2 * np.pi * hz * t), 16000)
     assert main(["reconstruct", runs["plain"], "--data", str(folder), "--out", str(tmp_path / "r.png")]) == 0
-    assert np.load(tmp_path / "r.npy").shape == (4, 1, 64, 16)  # 2 inputs, 2 reconstructions
+    assert np.load(tmp_path / "r.npy").shape == (4, 1, 128, 16)  # 2 inputs, 2 reconstructions
 
 
 def test_evaluate_reports_nats_per_bin(runs):
     assert main(["evaluate", runs["plain"], "--k", "4", "--limit", "8", "--no-compile"]) == 0
     res = json.loads((Path(runs["plain"]) / "metrics.json").read_text())
     assert res["unit"] == "nats/bin"
-    assert res["nats_per_bin"] == -res["log_likelihood"] / (64 * 16)
-    assert res["elbo_nats_per_bin"] == -res["elbo"] / (64 * 16)
+    assert res["nats_per_bin"] == -res["log_likelihood"] / (128 * 16)
+    assert res["elbo_nats_per_bin"] == -res["elbo"] / (128 * 16)
 
 
 def test_the_report_plays_its_items(runs, tmp_path, monkeypatch):

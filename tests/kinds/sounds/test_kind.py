@@ -36,7 +36,7 @@ def tones(**kw) -> DataConfig:
 
 
 def tiny_sound_config(**train: object) -> Config:
-    """Tones of 0.25 s (items (1, 64, 16)), a small conv net: an epoch takes well under a second."""
+    """Tones of 0.25 s (items (1, 128, 16)), a small conv net: an epoch takes well under a second."""
     t = {"epochs": 2, "batch_size": 16, "lr": 3e-3, "progress": False, "compile": False, "grid": 4,
          "report": False, **train}
     return Config(data=DataConfig(dataset="tones", subset=160, clip_seconds=0.25),
@@ -47,14 +47,14 @@ def tiny_sound_config(**train: object) -> Config:
 def test_items_are_standardised_on_the_training_split():
     train = load_split(tones(), "train")
     assert isinstance(train, SoundData) and train.kind == "sounds" and not train.is_image
-    assert train.x.shape == (80, 1, 64, 16)  # 0.25 s = 4000 samples: 21 frames, cut to 16
+    assert train.x.shape == (80, 1, 128, 16)  # 0.25 s = 4000 samples: 21 frames, cut to 16
     assert abs(float(train.x.mean())) < 1e-5 and float(train.x.std()) == pytest.approx(1.0, abs=1e-4)
     assert train.stats["clip_samples"] == 3000 and train.stats["frames"] == 16
     assert train.labels.dtype == torch.int64 and train.labels.shape == (80,)
     assert train.factor_names == ["pitch", "waveform", "envelope", "loudness"]
     assert torch.equal(train.labels, train.factors[:, 0])  # the label is the pitch factor
     val = load_split(tones(), "val", stats=train.stats)
-    assert val.stats is train.stats and val.x.shape == (10, 1, 64, 16)
+    assert val.stats is train.stats and val.x.shape == (10, 1, 128, 16)
     sub = train.take(5)
     assert torch.equal(sub.factors, train.factors[:5]) and len(sub) == 5
     with pytest.raises(DataError, match="needs the training split's data stats"):
@@ -64,10 +64,10 @@ def test_items_are_standardised_on_the_training_split():
 def test_items_to_log_mel_inverts_clips_to_items():
     spec = SpectrogramSpec()
     waves = torch.from_numpy(np.random.default_rng(0).normal(0, 0.1, (5, 3000)).astype(np.float32))
-    values = log_mels(waves, spec)  # (5, 64, 16)
+    values = log_mels(waves, spec)  # (5, 128, 16)
     stats = sound_stats(values, spec, 3000, None)
     items = clips_to_items(waves, stats)
-    assert items.shape == (5, 1, 64, 16)
+    assert items.shape == (5, 1, 128, 16)
     assert torch.allclose(items_to_log_mel(items, stats), values, atol=1e-5)
     assert stats["log_mel_mean"] == pytest.approx(float(values.double().mean()))
     with pytest.raises(DataError, match=r"expected clips \(N, 3000\)"):
@@ -143,6 +143,6 @@ def test_spoken_digits_splits():
     train = load_split(cfg, "train")
     val, test = (load_split(cfg, s, stats=train.stats) for s in ("val", "test"))
     assert (len(train), len(val), len(test)) == (2560, 320, 320)
-    assert train.event_shape == val.event_shape == (1, 64, 64) and train.stats["clip_samples"] == 12600
+    assert train.event_shape == val.event_shape == (1, 128, 64) and train.stats["clip_samples"] == 12600
     assert sorted(set(train.labels.tolist())) == list(range(10))
     assert train.label_names[0] == "zero" and "speaker" in train.factor_names
