@@ -132,8 +132,9 @@ class Kind:
                    stats: dict | None = None) -> list[Path]:
         """Items (N, *event) — samples, reconstruction pairs, rows of interpolations or traversals — written
         for a person at `out`, `per_row` to a row; the files written (none where the kind shows nothing:
-        callers save the raw values as .npy themselves). `stats`: the run's `data.stats` (e.g. the
-        vocabulary that turns token ids into words)."""
+        callers save the raw values as .npy themselves). Every file is named after out's stem (out.png,
+        out/03.wav, out_row_00.wav: a run's latest pictures are copies renamed so). `stats`: the run's
+        `data.stats` (e.g. the vocabulary that turns token ids into words)."""
         return []
 
     def html_grid(self, items: torch.Tensor, alt: str, per_row: int | None = None, stats: dict | None = None) -> str:

@@ -3,6 +3,7 @@ the CLI and `vaekit.train` install them; `vaekit.training.loop.train` alone writ
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +39,27 @@ class EpochPictures:
         stats = getattr(event.val_data, "stats", None)  # e.g. the vocabulary of a text run
         for name, sub, items, nrow in (("samples", "samples", samples, k if cond else None),
                                        ("reconstructions", "recon", pairs, ncol)):
-            for out in (event.run_dir / sub / f"epoch_{event.epoch:04d}.png", event.run_dir / f"{name}.png"):
-                event.kind.write_grid(items, out, nrow, stats)
-                np.save(out.with_suffix(".npy"), items.detach().cpu().numpy())
+            out, latest = event.run_dir / sub / f"epoch_{event.epoch:04d}.png", event.run_dir / f"{name}.png"
+            # written once, then copied: turning items into files can be costly (sounds: Griffin-Lim)
+            written = event.kind.write_grid(items, out, nrow, stats)
+            np.save(out.with_suffix(".npy"), items.detach().cpu().numpy())
+            for path in [*written, out.with_suffix(".npy")]:
+                copy_renamed(path, out, latest)
 
     def on_train_end(self, run_dir: Path, config: Config) -> None:
         pass
+
+
+def copy_renamed(path: Path, out: Path, latest: Path) -> Path:
+    """Copy a file `Kind.write_grid` wrote for `out` (named after out's stem: out.png, out/03.wav,
+    out_row_00.wav) to the same name made from `latest`'s stem, beside `latest`."""
+    rel = path.relative_to(out.parent).as_posix()
+    if not rel.startswith(out.stem):
+        raise ValueError(f"{path} is not named after {out.stem}")
+    target = latest.parent / (latest.stem + rel[len(out.stem):])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, target)
+    return target
 
 
 class Report:
