@@ -17,4 +17,4 @@ def test_a_written_file_is_copied_to_the_latest_name(tmp_path):
     assert copies == [latest, tmp_path / "samples" / "07.wav", tmp_path / "samples_row_01.wav"]
     assert [c.read_bytes() for c in copies] == [bytes([i]) * 5 for i in range(3)]
     with pytest.raises(ValueError, match="not named after epoch_0003"):
-        copy_renamed(tmp_path / "other.png", out, latest)
+        copy_renamed(out.parent / "other.png", out, latest)
