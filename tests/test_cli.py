@@ -110,3 +110,16 @@ def test_tensorboard_without_the_package_is_a_clear_error(tmp_path, capsys):
     assert main(["train", *TINY, "--tensorboard", "--out", str(tmp_path / "r")]) == 2
     assert "pip install tensorboard" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()  # refused before anything was written
+
+
+def test_many_files_of_one_folder_are_named_by_the_first_and_last():
+    from pathlib import Path
+
+    from vaekit.cli.common import files_written
+
+    wavs = [Path(f"out/{i:02d}.wav") for i in range(64)]
+    rows = [Path(f"out_row_{i:02d}.wav") for i in range(2)]
+    line = files_written([Path("out.png"), *wavs, *rows, Path("out.npy")])
+    assert line == ("out.png and out/00.wav … out/63.wav (64 .wav files) and out_row_00.wav and out_row_01.wav "
+                    "and out.npy")
+    assert files_written([Path("a.png"), Path("a.npy")]) == "a.png and a.npy"

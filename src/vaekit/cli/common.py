@@ -90,7 +90,22 @@ def write_items(run: Any, items: Any, out: Path, per_row: int | None = None) -> 
     kind = kind_of(run.config.data.dataset)
     shown = out.suffix != ".npy" and kind.shows(run.event_shape)
     written = kind.write_grid(items, out, per_row, run.data_stats) if shown else []
-    print(f"wrote {' and '.join(str(p) for p in [*written, out.with_suffix('.npy')])}")
+    print(f"wrote {files_written([*written, out.with_suffix('.npy')])}")
+
+
+def files_written(paths: list[Path], most: int = 3) -> str:
+    """The files a command wrote, for its last line: each one, except that more than `most` files of one
+    folder and suffix (a sound grid's WAVs) read as the first … the last (N .wav files)."""
+    groups: dict[tuple[Path, str], list[Path]] = {}
+    for p in paths:
+        groups.setdefault((p.parent, p.suffix), []).append(p)
+    parts = []
+    for (_, suffix), group in groups.items():
+        if len(group) > most:
+            parts.append(f"{group[0]} … {group[-1]} ({len(group)} {suffix} files)")
+        else:
+            parts += [str(p) for p in group]
+    return " and ".join(parts)
 
 
 def labels_for(run: Any, data: Any, label: int | None, device: str) -> Any:

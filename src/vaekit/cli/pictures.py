@@ -169,6 +169,7 @@ def save_rows(run: Any, rows: Any, out: Path, shown: bool) -> None:
     a text file of numbered rows), and always the .npy of the rows; prints the files written."""
     import numpy as np
 
+    from vaekit.cli.common import files_written
     from vaekit.kinds import kind_of
     from vaekit.viz.common import grid_rows
 
@@ -178,8 +179,7 @@ def save_rows(run: Any, rows: Any, out: Path, shown: bool) -> None:
     if shown:
         items, per_row = grid_rows(rows)
         written = kind_of(run.config.data.dataset).write_grid(items, out, per_row, run.data_stats)
-        names = " and ".join(str(p) for p in [*written, raw])
-        print(f"wrote {names} ({rows.shape[0]} rows x {rows.shape[1]})")
+        print(f"wrote {files_written([*written, raw])} ({rows.shape[0]} rows x {rows.shape[1]})")
     else:
         print(f"wrote {raw} {tuple(rows.shape)}: the run's items have no picture or text to show, only the array")
 
