@@ -78,5 +78,7 @@ def reconstruct_answer(state: ExplorerState, raw: bytes, name: str | None = None
     the input and the reconstruction each as the page shows and plays them."""
     x = upload_to_item(state, raw, name)
     z = state.encode(x)
-    seen, rebuilt = state.media_of(torch.stack([x, state.decode_item(z)]))
-    return {"input": seen, "reconstruction": rebuilt, "z": z.tolist(), "point": state.point(z)}
+    # one call each: Griffin-Lim draws its starting phases per call, so the reconstruction sounds exactly as
+    # the sliders' decode of the same z
+    return {"input": state.media_of(x[None])[0], "reconstruction": state.media_of(state.decode_item(z)[None])[0],
+            "z": z.tolist(), "point": state.point(z)}
