@@ -108,11 +108,14 @@ def sounds_html(items: torch.Tensor, alt: str, per_row: int | None, stats: dict)
 
 
 def run_db_range(stats: dict) -> tuple[float, float]:
-    """The dB range a run's items are pictured on one at a time: from TOP_DB below to RUN_TOP_STD stds above
-    the mean of its training log-mel values (a level the loud bins of its clips reach). Pictures made apart
-    (the explorer's decodes, one per slider move) then share one scale, so a louder item looks brighter."""
+    """The dB range a run's items are pictured on one at a time: from the spectrogram's floor (log_floor, the
+    quietest any item can be: 1e-5 is -100 dB) to RUN_TOP_STD stds above the mean of its training log-mel
+    values (a level the loud bins of its clips reach). Pictures made apart (the explorer's decodes, one per
+    slider move) then share one scale, so a louder item looks brighter, and a blurred decoding that sits
+    between the floor and the loud bins stays visible."""
+    lo = math.log(spec_from_stats(stats).log_floor) * DB_PER_NEPER
     hi = (stats["log_mel_mean"] + RUN_TOP_STD * stats["log_mel_std"]) * DB_PER_NEPER
-    return hi - TOP_DB, hi
+    return lo, max(hi, lo + 1.0)
 
 
 def sounds_media(items: torch.Tensor, stats: dict, keys: Collection[str] | None = None) -> list[dict[str, str]]:
