@@ -141,3 +141,38 @@ def test_a_typed_sentence_in_chromium(browser, served_text):
     assert d.find_element("id", "typed-recon").find_elements("css selector", "li")
     assert d.find_element("id", "upload-marker").get_attribute("display") == "inline"
     assert not d.find_element("id", "error").is_displayed(), d.find_element("id", "error").text
+
+
+def test_a_sound_run_pictures_and_plays_in_chromium(browser, served_sound, tmp_path):
+    import numpy as np
+    import soundfile as sf
+    from selenium.webdriver.common.keys import Keys
+
+    d = browser
+    d.get(served_sound)
+    _wait(d, lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "1", "the page to start")
+    shown = {panel: d.find_element("id", panel).is_displayed() for panel in ("upload-panel", "draw-col", "typed-panel")}
+    assert shown == {"upload-panel": True, "draw-col": False, "typed-panel": False}
+    assert d.find_element("id", "file").get_attribute("accept") == ".wav,.flac,.ogg"
+    _wait(d, lambda d: _src(d, "decoded-audio").startswith("data:audio/wav"), "the first decoded sound")
+    assert _src(d, "decoded").startswith("data:image/png") and d.find_element("id", "decoded-audio").is_displayed()
+
+    # a slider moved and released: a new picture and a new sound
+    before = _src(d, "decoded-audio")
+    d.find_element("css selector", "#sliders input[type=range]").send_keys(Keys.END)
+    _wait(d, lambda d: _src(d, "decoded-audio") != before, "the sound to follow the slider")
+    _wait(d, lambda d: _src(d, "audio-a").startswith("data:audio/wav"), "the interpolation's endpoints' sounds")
+
+    # an uploaded clip: its sound as the model hears it and its reconstruction, and a marker on the map
+    clip = tmp_path / "tone.wav"
+    sf.write(clip, 0.3 * np.sin(2 * np.pi * 440 * np.arange(4000) / 16000), 16000)
+    d.find_element("id", "file").send_keys(str(clip))
+    _wait(d, lambda d: _src(d, "upload-recon-audio").startswith("data:audio/wav"), "the upload's reconstruction")
+    assert _src(d, "upload-input-audio").startswith("data:audio/wav")
+    assert d.find_element("id", "upload-marker").get_attribute("display") == "inline"
+
+    # a click on the map plays the nearest test item
+    d.find_element("id", "markers").click()
+    _wait(d, lambda d: _src(d, "map-item-audio").startswith("data:audio/wav"), "the nearest test item's sound")
+    assert d.find_element("id", "map-item-caption").text.startswith("test item ")
+    assert not d.find_element("id", "error").is_displayed(), d.find_element("id", "error").text

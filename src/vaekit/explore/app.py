@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from vaekit.explore import media
 from vaekit.explore.images import MAX_BYTES, data_url, image_to_input, parse_data_url, png_bytes
 from vaekit.explore.state import ExplorerState, RequestError, to_pixels
 from vaekit.explore.typed import check_label, item_json, typed_answer
@@ -96,11 +97,23 @@ def create_app(source: str | Path | Any, *, which: str = "best", device: str = "
 
     @app.get("/api/image/{i}", responses={200: {"content": {"image/png": {}}}})
     def test_image(i: int) -> Response:
+        if state.media:  # the kind's picture of the item (a sound's spectrogram)
+            return Response(media.picture_png(state, i), media_type="image/png")
         return Response(png_bytes(to_pixels(state.images[state.check_index(i)])), media_type="image/png")
+
+    @app.get("/api/item/{i}")
+    def test_item(i: int) -> dict[str, Any]:
+        if not state.media:
+            raise RequestError("this run's test items have no media: GET /api/image/{i} (images) or POST "
+                               "/api/typed (sentences)", 404)
+        return media.item_answer(state, i)
 
     @app.post("/api/decode")
     def decode(req: DecodeRequest) -> dict[str, Any]:
         z = state.check_z(req.z)
+        if state.media:
+            check_label(state, req.label)
+            return media.decode_answer(state, z)
         if state.typed:  # the item as the run's kind shows it
             item = state.decode_item(z, check_label(state, req.label))
             return {**item_json(state, item, "decode(z)"), "point": state.point(z)}
@@ -112,6 +125,8 @@ def create_app(source: str | Path | Any, *, which: str = "best", device: str = "
 
     @app.post("/api/interpolate")
     def interpolate(req: InterpolateRequest) -> dict[str, Any]:
+        if state.media:
+            return media.interpolate_answer(state, req.i, req.j, req.t)
         z, pixels = state.interpolate(req.i, req.j, req.t)
         return {"image": data_url(pixels), "z": z.tolist(), "point": state.point(z)}
 
@@ -124,9 +139,14 @@ def create_app(source: str | Path | Any, *, which: str = "best", device: str = "
             raw = await file.read(MAX_BYTES + 1)
         elif data_url_field is not None:
             raw = parse_data_url(data_url_field)
+        elif state.media:
+            raise RequestError(f"send a file as a multipart form: field `file` ({', '.join(state.kind.file_types)})",
+                               400)
         else:
             raise RequestError("send an image as a multipart form: field `file` (an image file) or "
                                "`data_url` (a canvas's toDataURL())", 400)
+        if state.media:
+            return await run_in_threadpool(media.reconstruct_answer, state, raw, file and file.filename)
         return await run_in_threadpool(_reconstruct, state, raw)
 
     return app

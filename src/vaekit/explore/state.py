@@ -2,10 +2,11 @@
 means, the order of the latent dimensions and the 2-D latent map. No web code here, so it is testable
 (and usable) without the server packages.
 
-Two kinds of items: images (event shape (C, H, W)), drawn and uploaded as pictures (`images`), and items a
+Three kinds of items: images (event shape (C, H, W)), drawn and uploaded as pictures (`images`); items a
 person types (sentences), read and shown through the run's kind (`Kind.parse_input`, `Kind.html_grid`;
-`typed`). A class-conditional model is explored through typed items only: they carry the class they are
-read and converted with.
+`typed`); and media (sounds), which the run's kind pictures and plays (`Kind.item_media`) and reads from an
+uploaded file (`Kind.load_path`; `media`). A class-conditional model is explored through typed items only:
+they carry the class they are read and converted with; others are refused when the explorer starts.
 """
 
 from __future__ import annotations
@@ -122,6 +123,18 @@ def _column_labels(labels: torch.Tensor | None, names: list[str] | None) -> tupl
     return col.tolist(), (names[0] if names else "label 0"), categorical
 
 
+def _check_conditional(model: Any, typed: bool, kind: Any) -> None:
+    """Refuse a class-conditional model whose items are not typed: images and sounds are decoded from the
+    sliders, interpolated and uploaded without a class, and such a model needs one at every call."""
+    n_classes = int(getattr(model, "n_classes", 0) or 0)
+    if n_classes and not typed:
+        what = getattr(kind, "name", "images")
+        raise VaekitError(f"this {what} model is class-conditional ({n_classes} classes): vaekit explore takes "
+                          "class-conditional models of typed items (sentences) only, where the class comes with "
+                          "the text; explore an unconditional run of the data, or use vaekit sample --label and "
+                          "vaekit convert on this one")
+
+
 class ExplorerState:
     """The model and everything precomputed about the test data; answers the explorer's questions.
 
@@ -132,11 +145,16 @@ class ExplorerState:
                  label_names: list[str] | None = None, batch_size: int = 1000, *, kind: Any = None,
                  stats: dict | None = None, data_config: Any = None) -> None:
         shape = tuple(model.event_shape)
+        shown = kind is not None and kind.shows(shape)
+        # media: pictured and played by the run's kind (sounds: a spectrogram and its WAV)
+        self.media: tuple[str, ...] = tuple(kind.media_keys) if shown else ()
         # items a person types: shown by the run's kind (`kind.shows`) and not pictures
-        self.typed = kind is not None and not is_image_shape(shape) and kind.shows(shape)
-        if not (self.typed or is_image_shape(shape)):
-            raise VaekitError(f"vaekit explore needs an image model (event shape (C, H, W) with 1 or 3 channels) "
-                              f"or one of items a person types (sentences); this model's data has shape {shape}")
+        self.typed = shown and not self.media and not is_image_shape(shape)
+        if not (self.typed or self.media or is_image_shape(shape)):
+            raise VaekitError(f"vaekit explore needs an image model (event shape (C, H, W) with 1 or 3 channels), "
+                              f"one of items a person types (sentences) or of sounds; this model's data has shape "
+                              f"{shape}")
+        _check_conditional(model, self.typed, kind)
         if len(images) == 0:
             raise VaekitError("vaekit explore needs at least one test image for the latent map")
         self.model = model.eval()
@@ -223,16 +241,25 @@ class ExplorerState:
             return self.model.encode(x[None].to(self.device), label).mean[0].float().cpu()
 
     def interpolate(self, i: int, j: int, t: float) -> tuple[torch.Tensor, np.ndarray]:
-        """z = (1 - t) m_i + t m_j between the posterior means of test images i and j, and its decoding.
+        """`interpolate_latent` and its decoding as uint8 pixels."""
+        z = self.interpolate_latent(i, j, t)
+        return z, self.decode(z)
+
+    def interpolate_latent(self, i: int, j: int, t: float) -> torch.Tensor:
+        """z = (1 - t) m_i + t m_j between the posterior means of test items i and j.
 
         The endpoints are encoded one by one (not read from the batched means) so that t = 0 and t = 1
-        give exactly `model.reconstruct` of the single image."""
+        give exactly `model.reconstruct` of the single item."""
         if not (isinstance(t, int | float) and math.isfinite(t) and 0.0 <= t <= 1.0):
             raise RequestError(f"t = {t} must be a number in [0, 1]")
         a = self.encode(self.images[self.check_index(i)])
         b = self.encode(self.images[self.check_index(j)])
-        z = a if t == 0 else b if t == 1 else (1 - t) * a + t * b
-        return z, self.decode(z)
+        return a if t == 0 else b if t == 1 else (1 - t) * a + t * b
+
+    def media_of(self, items: torch.Tensor, keys: Sequence[str] | None = None) -> list[dict[str, str]]:
+        """Items (N, *event) as data URLs the page shows and plays, as the run's kind makes them
+        (`Kind.item_media`: a sound's {"image": spectrogram PNG, "audio": WAV}); `keys`: some only."""
+        return self.kind.item_media(items, self.stats, keys)
 
     def point(self, z: torch.Tensor) -> list[float]:
         return self.map.project(z.float()).tolist()
@@ -242,7 +269,10 @@ class ExplorerState:
     def info(self) -> dict[str, Any]:
         found = {"latent_dim": self.latent_dim, "order": self.order, "scores": self.scores, "order_by": self.order_by,
                  "ranges": self.ranges.tolist(), "n_test": len(self.images), "map_method": self.map.method,
-                 "input": "typed" if self.typed else "image"}
+                 "input": "typed" if self.typed else "media" if self.media else "image"}
+        if self.media:
+            return {**found, "kind": self.kind.name, "item_shape": list(self.event_shape), "media": list(self.media),
+                    "accept": list(self.kind.file_types)}
         if self.typed:
             return {**found, "item_shape": list(self.event_shape), "n_classes": self.n_classes,
                     "class_names": self.class_names if self.n_classes else None}

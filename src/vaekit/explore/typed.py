@@ -55,6 +55,9 @@ def typed_answer(state: ExplorerState, text: str, label: int | None = None, k: i
     decode(E[z|x]), E[z|x] and its place on the map, its k nearest test items by the distance between
     posterior means, and for a conditional model E[z|x, y] decoded with every class."""
     if not state.typed:
+        if state.media:
+            raise RequestError(f"this run's items are not typed: upload a file ({', '.join(state.kind.file_types)}; "
+                               "POST /api/reconstruct)", 404)
         raise RequestError("this run's items are images: upload or draw one (POST /api/reconstruct)", 404)
     if not 1 <= k <= MAX_NEIGHBOURS:
         raise RequestError(f"k = {k} must be between 1 and {MAX_NEIGHBOURS}")

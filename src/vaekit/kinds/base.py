@@ -58,6 +58,11 @@ class Kind:
     compiles: ClassVar[bool] = True
     # importance samples of `vaekit evaluate` by default: 5000 for images (Burda et al. 2015)
     eval_k: ClassVar[int] = 5000
+    # what a web page shows and plays of one item (the keys of `item_media`, e.g. ("image", "audio")); empty:
+    # the explorer shows items as pictures (images) or through `html_grid` (items a person types)
+    media_keys: ClassVar[tuple[str, ...]] = ()
+    # the file name endings (lower case) `load_path` reads one item from: what the explorer's upload accepts
+    file_types: ClassVar[tuple[str, ...]] = ()
 
     # --- data -----------------------------------------------------------------------------------
     def load_split(self, cfg: DataConfig, split: str, stats: dict | None = None) -> Any:
@@ -140,6 +145,13 @@ class Kind:
     def html_grid(self, items: torch.Tensor, alt: str, per_row: int | None = None, stats: dict | None = None) -> str:
         """The same items as a piece of a self-contained HTML page (the report, the explorer)."""
         return f'<p class="note">{alt}: {tuple(items.shape)} values, not shown</p>'
+
+    def item_media(self, items: torch.Tensor, stats: dict | None = None,
+                   keys: Collection[str] | None = None) -> list[dict[str, str]]:
+        """Each item (N, *event) as data URLs a web page shows or plays, one dict per item keyed by
+        `media_keys` (a sound: {"image": its spectrogram PNG, "audio": its WAV}); `keys` asks for some of them
+        only (a picture costs less than a sound). Kinds without media refuse."""
+        raise ConfigError(f"{self.name} items have no media to show or play")
 
     def parse_input(self, text: str, stats: dict | None, cfg: DataConfig) -> torch.Tensor:
         """One item (1, *event) from what a person types (the explorer's text box), read as the training data

@@ -13,12 +13,14 @@ players (`show`). docs/sounds.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 
 from vaekit.kinds.base import Kind, Unit
+from vaekit.kinds.sounds.audio import EXTENSIONS
 
 
 class SoundKind(Kind):
@@ -32,6 +34,8 @@ class SoundKind(Kind):
     model_defaults: ClassVar[dict[str, Any]] = {"arch": "conv", "likelihood": "gaussian", "latent_dim": 32}
     # tones: 20,000 clips of 0.5 s are 640 MB of waves for a 384-note grid; 2,000 cover it 5 times
     data_defaults: ClassVar[dict[str, Any]] = {"subset": 2000}
+    media_keys = ("image", "audio")  # the explorer shows each item's spectrogram and plays its sound
+    file_types = EXTENSIONS
 
     # --- data -----------------------------------------------------------------------------------
     def load_split(self, cfg: Any, split: str, stats: dict | None = None) -> Any:
@@ -79,3 +83,13 @@ class SoundKind(Kind):
 
         spec_from_stats(stats)
         return sounds_html(items, alt, per_row, stats or {})
+
+    def item_media(self, items: torch.Tensor, stats: dict | None = None,
+                   keys: Collection[str] | None = None) -> list[dict[str, str]]:
+        """Each item's spectrogram ("image", a PNG on the run's one dB scale) and sound ("audio", a WAV) as
+        data URLs (`show.sounds_media`)."""
+        from vaekit.kinds.sounds.features import spec_from_stats
+        from vaekit.kinds.sounds.show import sounds_media
+
+        spec_from_stats(stats)
+        return sounds_media(items, stats or {}, keys)

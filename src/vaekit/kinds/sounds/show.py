@@ -3,7 +3,8 @@
 Files (`write_sounds`): OUT.png, the spectrogram grid on one dB scale; OUT/NN.wav, one clip per item; and
 OUT_row_RR.wav, each row's clips joined by ROW_GAP_SECONDS of silence, so an interpolation or a traversal is
 heard in order. HTML (`sounds_html`): a table of cells, each a spectrogram above an `<audio>` player whose
-WAV is embedded as base64, so the page stays self-contained. Items become sound through
+WAV is embedded as base64, so the page stays self-contained. Media (`sounds_media`): each item's picture and
+sound as data URLs on their own, for a page that swaps them as it goes (the explorer). Items become sound through
 `features.items_to_waves` (Griffin-Lim from a fixed seed: the same items always give the same files).
 """
 
@@ -13,11 +14,13 @@ import base64
 import html
 import io
 import math
+from collections.abc import Collection
 from pathlib import Path
 
 import torch
 from PIL import Image
 
+from vaekit.errors import ConfigError
 from vaekit.kinds.sounds.audio import wav_bytes, write_wav
 from vaekit.kinds.sounds.features import items_to_log_mel, items_to_waves, spec_from_stats
 from vaekit.kinds.sounds.metrics import DB_PER_NEPER
@@ -27,6 +30,8 @@ ROW_GAP_SECONDS = 0.15  # silence between the clips of a row's WAV: each is hear
 MAX_PLAYERS = 64  # <audio> players per HTML grid: each embeds its WAV (0.5 s at 16 kHz is 16 kB)
 TOP_DB = 80.0  # the dB range a picture shows, below the loudest value of its grid
 CELL_SCALE = 2  # spectrogram pixels per bin and frame in HTML
+MEDIA_KEYS = ("image", "audio")  # what `sounds_media` gives for an item: its spectrogram PNG and its WAV
+RUN_TOP_STD = 3.0  # `run_db_range` tops out this many training log-mel stds above their mean
 
 
 def _per_row(n: int, per_row: int | None) -> int:
@@ -100,3 +105,35 @@ def sounds_html(items: torch.Tensor, alt: str, per_row: int | None, stats: dict)
     note = (f'<p class="note">{alt}: the first {heard} of {len(items)} items have a player</p>'
             if heard < len(items) else "")
     return f'<table class="sounds" title="{html.escape(alt)}">{"".join(rows)}</table>{note}'
+
+
+def run_db_range(stats: dict) -> tuple[float, float]:
+    """The dB range a run's items are pictured on one at a time: from the spectrogram's floor (log_floor, the
+    quietest any item can be: 1e-5 is -100 dB) to RUN_TOP_STD stds above the mean of its training log-mel
+    values (a level the loud bins of its clips reach). Pictures made apart (the explorer's decodes, one per
+    slider move) then share one scale, so a louder item looks brighter, and a blurred decoding that sits
+    between the floor and the loud bins stays visible."""
+    lo = math.log(spec_from_stats(stats).log_floor) * DB_PER_NEPER
+    hi = (stats["log_mel_mean"] + RUN_TOP_STD * stats["log_mel_std"]) * DB_PER_NEPER
+    return lo, max(hi, lo + 1.0)
+
+
+def sounds_media(items: torch.Tensor, stats: dict, keys: Collection[str] | None = None) -> list[dict[str, str]]:
+    """Items (N, 1, bins, frames) as data URLs, one dict per item: "image", its spectrogram as a PNG (one
+    pixel per bin and frame, on `run_db_range`'s scale), and "audio", its sound as a 16-bit WAV at the run's
+    rate (`features.items_to_waves`). `keys`: some of MEDIA_KEYS only (the picture costs far less than the
+    sound's Griffin-Lim)."""
+    wanted = tuple(MEDIA_KEYS if keys is None else keys)
+    unknown = sorted(set(wanted) - set(MEDIA_KEYS))
+    if unknown:
+        raise ConfigError(f"sound media are {', '.join(MEDIA_KEYS)}; asked for {', '.join(unknown)}")
+    out: list[dict[str, str]] = [{} for _ in range(len(items))]
+    if "image" in wanted:
+        scale = run_db_range(stats)
+        for media, log_spec in zip(out, items_to_log_mel(items, stats), strict=True):  # (F, T) each
+            media["image"] = _data_uri("image/png", _png_bytes(spectrogram_image(log_spec, db_range=scale)))
+    if "audio" in wanted:
+        rate = int(stats["sample_rate"])
+        for media, wave in zip(out, items_to_waves(items, stats), strict=True):  # (S,) each
+            media["audio"] = _data_uri("audio/wav", wav_bytes(wave, rate))
+    return out
