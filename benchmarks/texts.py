@@ -206,7 +206,8 @@ def section(results: dict, args: argparse.Namespace, command: str) -> str:
 
     n = next(r["n"] for key, r in results.items() if key != "conversions")
     budget = f"{args.max_minutes:g} minutes of training each" if args.max_minutes else f"{args.epochs} epochs each"
-    text = (f"## {args.data}: language model, VAE, remedies\n\nCommand: `{command}`  \nMachine: {machine()}; "
+    models = ", ".join(args.only) if args.only else "language model, VAE, remedies"
+    text = (f"## {args.data}: {models}\n\nCommand: `{command}`  \nMachine: {machine()}; "
             f"date {date.today()}.  \n{budget} (at most {args.epochs} epochs), "
             + (f"on {args.train_subset:,} random training sentences" if args.train_subset else "on the whole "
                "training split") + f"; test figures on {n:,} test sentences, NLL by importance sampling with k = "
@@ -259,6 +260,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     p.add_argument("--smoke", action="store_true", help="text-shapes, 2 epochs of small models, k = 5: seconds")
     p.add_argument("--write", action="store_true", help="write the section of --doc")
+    p.add_argument("--section", default=SECTION, help=f"the marked section of the page --write replaces (default: "
+                   f"{SECTION}; another name adds a section, e.g. for an --only run beside the full table)")
     p.add_argument("--doc", type=Path, default=None, help="the page --write updates (default: docs/text_results.md;"
                    " --smoke writes only to a --doc given)")
     args = p.parse_args(argv)
@@ -284,7 +287,7 @@ def main(argv: list[str] | None = None) -> dict:
     text = section(results, args, command)
     print(text)
     if args.write:
-        write_section(SECTION, text, args.doc or DOC)
+        write_section(args.section, text, args.doc or DOC)
     return results
 
 
