@@ -8,6 +8,7 @@ import json
 import math
 
 import pytest
+import torch
 
 from tests.conftest import tiny_text_run
 from vaekit.cli import main
@@ -45,6 +46,16 @@ def test_the_language_model_evaluates_to_its_exact_perplexity(runs, capsys):
     res = json.loads((__import__("pathlib").Path(runs["lm"]) / "metrics.json").read_text())
     assert res["unit"] == "nats/token" and res["active_units"] == 0
     assert res["log_likelihood"] == pytest.approx(res["elbo"], abs=1e-4)  # exact for the LM
+    assert res["k"] == 1  # p(x|z) = p(x) and q = p: one draw is exact, asked for 8
+    from vaekit.data import random_items
+    from vaekit.kinds import load_split
+    from vaekit.runs import load_run
+
+    run = load_run(runs["lm"])
+    test = random_items(load_split(run.config.data, "test", stats=run.data_stats), 40, 0)
+    with torch.no_grad():  # the exact log p(x): the decoder's teacher-forced log-probability of each sentence
+        exact = run.model.likelihood_head(run.model.decoder(torch.zeros(len(test), 4))).log_prob(test.x).double().mean()
+    assert res["log_likelihood"] == pytest.approx(float(exact), abs=1e-4)
     assert res["perplexity"] == pytest.approx(math.exp(res["nats_per_token"]), rel=1e-9)
     assert 1.0 < res["perplexity"] < 100.0  # a vocabulary of ~40 words, after one epoch
     assert "perplexity" in capsys.readouterr().out

@@ -53,6 +53,8 @@ class NoEncoder(nn.Module):
     """The language model's q(z|x) = N(0, I) for every x: mean 0, log-variance 0, (B, 2 x latent). With the
     standard normal prior the KL is exactly 0 and z carries nothing."""
 
+    is_prior = True  # q(z|x) is p(z): with a decoder that ignores z, one importance sample is exact (evaluate)
+
     def __init__(self, latent_dim: int) -> None:
         super().__init__()
         self.latent_dim = latent_dim
@@ -75,6 +77,8 @@ class LatentState(nn.Module):
 
 class LearnedState(nn.Module):
     """The language model's initial cell state: one learned vector, whatever z is. (N, Z) -> (N, H)."""
+
+    ignores_latent = True  # p(x|z) = p(x) for every z
 
     def __init__(self, hidden: int) -> None:
         super().__init__()
