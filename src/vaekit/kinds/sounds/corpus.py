@@ -131,15 +131,9 @@ def _check_files(root: Path, meta: Path, rows: list[tuple[int, dict[str, str]]])
 def spoken_digits_folder(data_dir: str | None) -> Path:
     """The folder with the corpus' metadata.csv: --data-dir (or its spoken-digits/), else
     $VAEKIT_DATA/spoken-digits."""
-    dirs = [Path(data_dir), Path(data_dir) / "spoken-digits"] if data_dir else []
-    if os.environ.get("VAEKIT_DATA"):
-        dirs.append(Path(os.environ["VAEKIT_DATA"]) / "spoken-digits")
-    for d in dirs:
-        if (d / METADATA).is_file():
-            return d
-    where = "\n  ".join(map(str, dirs)) or "(none: VAEKIT_DATA is not set)"
-    raise DataError(f"spoken-digits not found. Put its metadata.csv and digit folders in DIR/spoken-digits and set "
-                    f"VAEKIT_DATA=DIR, or give --data-dir; looked in:\n  {where}")
+    from vaekit.data.locate import corpus_folder
+
+    return corpus_folder("spoken-digits", data_dir, [METADATA])
 
 
 def load_spoken_digits(cfg: DataConfig, split: str) -> Clips:

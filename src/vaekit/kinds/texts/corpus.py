@@ -10,7 +10,6 @@ counted; lines longer than --max-length are cut (--long-lines truncate) or refus
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,16 +123,9 @@ def one_file_split(path: Path, cfg: DataConfig, split: str) -> Sentences:
 
 def yelp_folder(data_dir: str | None) -> Path:
     """The folder with yelp's six files: --data-dir (or its yelp/), else $VAEKIT_DATA/yelp."""
-    dirs = [Path(data_dir), Path(data_dir) / "yelp"] if data_dir else []
-    if os.environ.get("VAEKIT_DATA"):
-        dirs.append(Path(os.environ["VAEKIT_DATA"]) / "yelp")
-    names = [f"{stem}.{k}" for stem in FILE_NAMES.values() for k in (0, 1)]
-    for d in dirs:
-        if all((d / name).is_file() for name in names):
-            return d
-    where = "\n  ".join(map(str, dirs)) or "(none: VAEKIT_DATA is not set)"
-    raise DataError(f"yelp files not found. Put {', '.join(names)} in DIR/yelp and set VAEKIT_DATA=DIR, or give "
-                    f"--data-dir; looked in:\n  {where}")
+    from vaekit.data.locate import corpus_folder
+
+    return corpus_folder("yelp", data_dir, [f"{stem}.{k}" for stem in FILE_NAMES.values() for k in (0, 1)])
 
 
 def read_yelp_split(cfg: DataConfig, split: str) -> Sentences:
