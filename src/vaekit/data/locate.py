@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from vaekit.errors import DataError
@@ -20,3 +21,22 @@ def corpus_folder(name: str, data_dir: str | None, files: list[str]) -> Path:
     where = "\n  ".join(map(str, dirs)) or "(none: VAEKIT_DATA is not set)"
     raise DataError(f"{name} files not found. Put {', '.join(files)} in DIR/{name} and set VAEKIT_DATA=DIR, or "
                     f"give --data-dir; looked in:\n  {where}")
+
+
+def class_folders(root: Path, wanted: Callable[[Path], bool], what: str
+                  ) -> tuple[list[Path], list[int] | None, list[str] | None]:
+    """The files under `root` that `wanted` takes, sorted: with class subfolders (those holding such files),
+    also each file's label (the subfolder's rank in sorted order) and the class names; else the files of
+    root itself, unlabelled. `what` names the folder in errors ("image folder")."""
+    try:
+        classes = sorted(d.name for d in root.iterdir() if d.is_dir() and any(wanted(p) for p in d.iterdir()))
+        if classes:
+            files, labels = [], []
+            for i, c in enumerate(classes):
+                found = sorted(p for p in (root / c).iterdir() if wanted(p))
+                files += found
+                labels += [i] * len(found)
+            return files, labels, classes
+        return sorted(p for p in root.iterdir() if wanted(p)), None, None
+    except OSError as e:  # a subfolder without read permission, a file vanishing while listed
+        raise DataError(f"cannot list {what} {root}: {e.strerror or e} ({e.filename})") from None

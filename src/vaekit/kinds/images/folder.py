@@ -24,28 +24,15 @@ EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
     """Image files under root (sorted); with class subfolders also their labels and class names."""
+    from vaekit.data.locate import class_folders
+
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist or is not a folder")
-    try:
-        return _list_images(root)
-    except OSError as e:  # a subfolder without read permission, a file vanishing while listed
-        raise DataError(f"cannot list image folder {root}: {e.strerror or e} ({e.filename})") from None
-
-
-def _list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
-    is_img = lambda p: p.is_file() and p.suffix.lower() in EXTENSIONS  # noqa: E731
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and any(is_img(p) for p in d.iterdir()))
-    if classes:
-        files, labels = [], []
-        for i, c in enumerate(classes):
-            found = sorted(p for p in (root / c).iterdir() if is_img(p))
-            files += found
-            labels += [i] * len(found)
-        return files, labels, classes
-    files = sorted(p for p in root.iterdir() if is_img(p))
+    files, labels, classes = class_folders(root, lambda p: p.is_file() and p.suffix.lower() in EXTENSIONS,
+                                           "image folder")
     if not files:
         raise DataError(f"image folder {root} has no images ({', '.join(sorted(EXTENSIONS))})")
-    return files, None, None
+    return files, labels, classes
 
 
 def read_image(path: Path, size: int, channels: int) -> np.ndarray:

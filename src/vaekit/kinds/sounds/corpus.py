@@ -166,22 +166,13 @@ def load_spoken_digits(cfg: DataConfig, split: str) -> Clips:
 
 def list_audio(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
     """Audio files under root (sorted); with class subfolders also their labels and the class names."""
-    try:
-        classes = sorted(d.name for d in root.iterdir() if d.is_dir() and any(is_audio(p) for p in d.iterdir()))
-        if classes:
-            files, labels = [], []
-            for i, c in enumerate(classes):
-                found = sorted(p for p in (root / c).iterdir() if is_audio(p))
-                files += found
-                labels += [i] * len(found)
-            return files, labels, classes
-        files = sorted(p for p in root.iterdir() if is_audio(p))
-    except OSError as e:  # a subfolder without read permission, a file vanishing while listed
-        raise DataError(f"cannot list audio folder {root}: {e.strerror or e} ({e.filename})") from None
+    from vaekit.data.locate import class_folders
+
+    files, labels, classes = class_folders(root, is_audio, "audio folder")
     if not files:
         raise DataError(f"audio folder {root} has no audio files (.wav, .flac, .ogg, in any case) in it or in class "
                         f"subfolders, and no {METADATA}")
-    return files, None, None
+    return files, labels, classes
 
 
 def _from_metadata(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None, list[str] | None,
