@@ -85,10 +85,23 @@ def test_clips(run: Any, args: argparse.Namespace) -> tuple[Any, torch.Tensor, A
     return items.select(idx), idx, clips
 
 
+def trained(cfg: Any, out: Path, reuse: bool) -> tuple[Any, float]:
+    """The model trained into `out`, and its minutes of training; with `reuse`, a finished run already there
+    is loaded instead (its training minutes summed from its metrics)."""
+    from vaekit.api import train
+    from vaekit.runs import load_run
+
+    if reuse and (out / "config.json").exists():
+        run = load_run(out, "best")
+        return run, sum(r.get("train_seconds", 0.0) for r in run.metrics if r.get("kind") == "epoch") / 60
+    start = time.perf_counter()
+    run = train(cfg, out=out, callbacks=[])
+    return run, (time.perf_counter() - start) / 60
+
+
 def run_all(args: argparse.Namespace, root: Path) -> dict:
     """Train every model, then measure each on the same test clips; the Griffin-Lim floor and the judges'
     references once."""
-    from vaekit.api import train
     from vaekit.config import Config
     from vaekit.kinds.sounds.features import spec_from_stats
     from vaekit.kinds.sounds.measures import griffin_lim_floor
@@ -96,9 +109,7 @@ def run_all(args: argparse.Namespace, root: Path) -> dict:
     base, results, shared = base_config(args), {}, {}
     for key, (label, overrides) in models(args).items():
         cfg = Config.from_dict(merged(base, overrides), source=f"benchmark model {key}")
-        start = time.perf_counter()
-        run = train(cfg, out=root / key, callbacks=[])
-        minutes = (time.perf_counter() - start) / 60
+        run, minutes = trained(cfg, root / key, args.reuse)
         test, idx, clips = test_clips(run, args)
         if not shared:  # the content labels and the floor come from the first (unconditional) model's split
             waves = clips.waves[idx]
@@ -235,6 +246,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runs", type=Path, default=None, help="a new folder for the run folders (default: a "
                    "temporary folder, removed at the end)")
+    p.add_argument("--reuse", action="store_true", help="load the finished runs already in --runs instead of "
+                   "training them again")
     p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     p.add_argument("--smoke", action="store_true", help="tones of 0.25 s at 8 kHz, 2 epochs of small models, k = 5")
     p.add_argument("--write", action="store_true", help="write the section of --doc")
