@@ -33,7 +33,9 @@ from docsection import write_section
 from throughput import _NoLog, machine
 from torch import nn
 
-B, C, HIDDEN, Z = 128, 32, 400, 32  # the sound kind's default network: channels_base 32, hidden [400], z 32
+B = 128
+DEFAULT = {"channels_base": 32, "hidden": [400], "latent_dim": 32}  # the sound kind's default network
+SMOKE_MODEL = {"channels_base": 4, "hidden": [16], "latent_dim": 4}
 
 
 def conv_stack(sizes: list[int], transposed: bool) -> nn.Sequential:
@@ -50,14 +52,15 @@ class TextbookConvVAE(nn.Module):
     """A conv VAE with a Gaussian p(x|z) of one learned σ, as tutorials write it; layer for layer vaekit's
     default sound model on items (1, bins, frames)."""
 
-    def __init__(self, bins: int, frames: int) -> None:
+    def __init__(self, bins: int, frames: int, channels_base: int, hidden: list[int], latent_dim: int) -> None:
         super().__init__()
-        self.start = (8 * C, bins // 16, frames // 16)  # four halvings
+        c, h, z = channels_base, hidden[0], latent_dim
+        self.start = (8 * c, bins // 16, frames // 16)  # four halvings of (bins, frames) = (128, 64)
         flat = math.prod(self.start)
-        self.enc = nn.Sequential(conv_stack([1, C, 2 * C, 4 * C, 8 * C], False), nn.Flatten(),
-                                 nn.Linear(flat, HIDDEN), nn.GELU(), nn.Linear(HIDDEN, 2 * Z))
-        self.dec_fc = nn.Sequential(nn.Linear(Z, HIDDEN), nn.GELU(), nn.Linear(HIDDEN, flat), nn.GELU())
-        self.dec = conv_stack([8 * C, 4 * C, 2 * C, C, 1], True)
+        self.enc = nn.Sequential(conv_stack([1, c, 2 * c, 4 * c, 8 * c], False), nn.Flatten(),
+                                 nn.Linear(flat, h), nn.GELU(), nn.Linear(h, 2 * z))
+        self.dec_fc = nn.Sequential(nn.Linear(z, h), nn.GELU(), nn.Linear(h, flat), nn.GELU())
+        self.dec = conv_stack([8 * c, 4 * c, 2 * c, c, 1], True)
         self.log_sigma = nn.Parameter(torch.zeros(()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -97,10 +100,10 @@ class LogMelFiles(torch.utils.data.Dataset):
 
 
 class TextbookLoop:
-    def __init__(self, files: list[str], stats: dict, shape: tuple[int, ...]) -> None:
+    def __init__(self, files: list[str], stats: dict, shape: tuple[int, ...], model: dict) -> None:
         torch.manual_seed(0)
         self.loader = torch.utils.data.DataLoader(LogMelFiles(files, stats), batch_size=B, shuffle=True)
-        self.model = TextbookConvVAE(shape[1], shape[2])
+        self.model = TextbookConvVAE(shape[1], shape[2], **model)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
 
     def epoch(self) -> float:
@@ -116,14 +119,18 @@ class TextbookLoop:
 class VaekitLoop:
     """vaekit's Trainer on a sound data set (its default model), in a throwaway run folder."""
 
-    def __init__(self, data: dict, tmp: Path, compile: bool) -> None:
-        from vaekit import Config, DataConfig, TrainConfig
+    def __init__(self, data: dict, model: dict, limit: int, tmp: Path, compile: bool) -> None:
+        from vaekit import Config, DataConfig, ModelConfig, TrainConfig
         from vaekit.training.loop import Trainer
 
-        cfg = Config(DataConfig(**data), train=TrainConfig(epochs=1000, batch_size=B, progress=False, compile=compile))
+        cfg = Config(DataConfig(**data), ModelConfig(**model),
+                     TrainConfig(epochs=1000, batch_size=B, progress=False, compile=compile))
         start = time.perf_counter()
         self.trainer, self.done = Trainer(cfg, tmp / "run"), 0
         self.load_seconds = time.perf_counter() - start  # the training and validation splits, and the model
+        if limit:
+            self.trainer.train_data = self.trainer.train_data.take(limit)
+            self.trainer.steps_per_epoch = -(-limit // B)
 
     def epoch(self) -> float:
         from vaekit.fast import denormals
@@ -151,10 +158,10 @@ def load_costs(data: dict) -> dict:
 def rounds(args: argparse.Namespace, res: dict) -> None:
     """Warm-up passes, then --rounds interleaved passes of each loop over the training split."""
     with tempfile.TemporaryDirectory() as tmp:
-        vk = VaekitLoop(args.data_cfg, Path(tmp), compile=not args.smoke)
+        vk = VaekitLoop(args.data_cfg, args.model, args.limit, Path(tmp), compile=not args.smoke)
         data = vk.trainer.train_data
-        files = data.files or write_clips(args.data_cfg, Path(tmp))
-        tb = TextbookLoop(files, data.stats, data.event_shape)
+        files = data.files or write_clips(args.data_cfg, Path(tmp))[:len(data)]
+        tb = TextbookLoop(files, data.stats, data.event_shape, args.model)
         same = sum(p.numel() for p in tb.model.parameters()) == sum(p.numel() for p in vk.trainer.model.parameters())
         vk.epoch(), tb.epoch()  # warm-up, compilation included
         rates: dict[str, list[float]] = {"vaekit": [], "textbook": []}
@@ -198,8 +205,9 @@ def table(res: dict) -> str:
 def section(text: str, args: argparse.Namespace, res: dict) -> str:
     cmd = "VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/sound_throughput.py --write"
     bins, frames = res["shape"][1:]
+    first = " (the first)" if args.limit else " (all the)"
     return (f"## Sounds: training clips/s\n\nCommand: `{cmd}`  \nMachine: {machine()}; date {date.today()}.  \n"
-            f"{args.rounds} interleaved rounds, each one pass of each loop over the {res['clips']:,} spoken-digits "
+            f"{args.rounds} interleaved rounds, each one pass of each loop over {res['clips']:,}{first} spoken-digits "
             f"training clips (items 1 × {bins} × {frames}), batch {B}, after one warm-up pass each.\n\n{text}\n\n"
             "Why vaekit is faster: the textbook loop decodes every clip and computes its STFT and mel spectrogram "
             "again in every epoch, one clip at a time; vaekit does it once, in batches, when the split is loaded, "
@@ -207,16 +215,23 @@ def section(text: str, args: argparse.Namespace, res: dict) -> str:
             "one textbook epoch spends on features, once per run.")
 
 
-def main() -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default: 3)")
-    p.add_argument("--smoke", action="store_true", help="800 training tones of 0.8 s (items 1 x 128 x 64, as spoken "
-                   "digits'), 2 rounds, no compilation; never written")
+    p.add_argument("--limit", type=int, default=0, help="training clips a pass (default: 0 = all 2,560)")
+    p.add_argument("--smoke", action="store_true", help="200 training tones of 0.8 s (items 1 x 128 x 64, as "
+                   "spoken digits'), a small network, 2 rounds, no compilation; never written")
     p.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = p.parse_args()
-    args.data_cfg = {"dataset": "spoken-digits"}
+    args = p.parse_args(argv)
+    args.data_cfg, args.model = {"dataset": "spoken-digits"}, DEFAULT
     if args.smoke:
-        args.rounds, args.data_cfg = 2, {"dataset": "tones", "subset": 1000, "clip_seconds": 0.8}
+        args.rounds, args.model = 2, SMOKE_MODEL
+        args.data_cfg = {"dataset": "tones", "subset": 250, "clip_seconds": 0.8}
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse(argv)
     res: dict = {"load": load_costs(args.data_cfg)}
     rounds(args, res)
     text = table(res)
@@ -224,6 +239,7 @@ def main() -> None:
     print(json.dumps(res))
     if args.write and not args.smoke:
         write_section("sound-throughput", section(text, args, res))
+    return res
 
 
 if __name__ == "__main__":
