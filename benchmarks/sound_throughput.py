@@ -1,7 +1,8 @@
 """Training speed of the spoken-digits VAE, in clips/s, against a textbook PyTorch loop of the same model that
 computes each clip's log-mel spectrogram on the fly, and what vaekit's precomputation costs at load time.
 
-    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/sound_throughput.py --write    # ~10 minutes on 2 cores
+    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/sound_throughput.py --write    # ~15 minutes on 2 cores
+    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/sound_throughput.py --limit 640 --write   # passes of 640
     .venv/bin/python benchmarks/sound_throughput.py --smoke                               # tones, < 1 minute
 
 Speed target: vaekit trains at >= 1.5x the clips/s of the textbook loop, as the median of interleaved rounds in
@@ -203,7 +204,8 @@ def table(res: dict) -> str:
 
 
 def section(text: str, args: argparse.Namespace, res: dict) -> str:
-    cmd = "VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/sound_throughput.py --write"
+    extra = "".join(f" --{k} {v}" for k, v, d in (("rounds", args.rounds, 3), ("limit", args.limit, 0)) if v != d)
+    cmd = f"VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/sound_throughput.py --write{extra}"
     bins, frames = res["shape"][1:]
     first = " (the first)" if args.limit else " (all the)"
     return (f"## Sounds: training clips/s\n\nCommand: `{cmd}`  \nMachine: {machine()}; date {date.today()}.  \n"
