@@ -161,7 +161,7 @@ def rounds(args: argparse.Namespace, res: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         vk = VaekitLoop(args.data_cfg, args.model, args.limit, Path(tmp), compile=not args.smoke)
         data = vk.trainer.train_data
-        files = data.files or write_clips(args.data_cfg, Path(tmp))[:len(data)]
+        files = clip_files(vk.trainer.cfg.data, data.files, Path(tmp))[:len(data)]
         tb = TextbookLoop(files, data.stats, data.event_shape, args.model)
         same = sum(p.numel() for p in tb.model.parameters()) == sum(p.numel() for p in vk.trainer.model.parameters())
         vk.epoch(), tb.epoch()  # warm-up, compilation included
@@ -176,13 +176,16 @@ def rounds(args: argparse.Namespace, res: dict) -> None:
                    trainer_load_seconds=vk.load_seconds)
 
 
-def write_clips(data: dict, folder: Path) -> list[str]:
-    """Built-in tones have no files: the training clips written as WAVs for the textbook loop to read."""
-    from vaekit import DataConfig
+def clip_files(cfg: object, files: list[str] | None, folder: Path) -> list[str]:
+    """The training clips' files for the textbook loop to read: spoken-digits' FLACs (their paths are
+    relative to the corpus folder); built-in tones have none, so they are written to `folder` as WAVs."""
     from vaekit.kinds.sounds.audio import write_wav
-    from vaekit.kinds.sounds.corpus import read_clips
+    from vaekit.kinds.sounds.corpus import read_clips, spoken_digits_folder
 
-    clips = read_clips(DataConfig(**data), "train")
+    if files:
+        root = spoken_digits_folder(cfg.data_dir) if cfg.dataset == "spoken-digits" else Path()
+        return [str(root / f) for f in files]
+    clips = read_clips(cfg, "train")
     paths = [folder / f"{i:05d}.wav" for i in range(len(clips))]
     for path, wave in zip(paths, clips.waves, strict=True):
         write_wav(path, wave, clips.sample_rate)
