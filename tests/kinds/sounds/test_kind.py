@@ -13,6 +13,7 @@ import torch
 
 import vaekit
 from vaekit.config import Config, DataConfig, ModelConfig, TrainConfig
+from vaekit.data import random_items
 from vaekit.errors import ConfigError, DataError
 from vaekit.kinds import kind_of, load_split, with_kind_defaults
 from vaekit.kinds.sounds.features import (
@@ -57,6 +58,11 @@ def test_items_are_standardised_on_the_training_split():
     assert val.stats is train.stats and val.x.shape == (10, 1, 128, 16)
     sub = train.take(5)
     assert torch.equal(sub.factors, train.factors[:5]) and len(sub) == 5
+    drawn = random_items(train, 7, seed=3)  # select(idx): each item keeps its own factors
+    assert len(drawn) == 7 and drawn.factors.shape == (7, 4)
+    assert torch.equal(drawn.labels, drawn.factors[:, 0])
+    picked = [int(i) for i in torch.nonzero((train.x[:, None] == drawn.x[None]).flatten(2).all(-1))[:, 0]]
+    assert torch.equal(drawn.factors, train.factors[picked])
     with pytest.raises(DataError, match="needs the training split's data stats"):
         load_split(tones(), "test")
 

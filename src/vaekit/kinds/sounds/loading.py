@@ -32,6 +32,13 @@ class SoundData(TensorData):
         return dataclasses.replace(super().take(n), factors=None if self.factors is None else self.factors[:n],
                                    files=None if self.files is None else self.files[:n])
 
+    def select(self, idx: torch.Tensor) -> SoundData:
+        """The items at positions idx (M,) int64, in that order, with their factors and files (what
+        `vaekit.data.random_items` draws)."""
+        return dataclasses.replace(super().select(idx),
+                                   factors=None if self.factors is None else self.factors[idx],
+                                   files=None if self.files is None else [self.files[int(i)] for i in idx])
+
 
 def _sound_data(x: torch.Tensor, clips: Any, stats: dict) -> SoundData:
     return SoundData(x, clips.labels, binarize="none", stats=stats, label_names=stats.get("label_names"),
