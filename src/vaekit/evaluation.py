@@ -81,7 +81,8 @@ def evaluate(model: torch.nn.Module, data: TensorData, *, k: int = 5000, batch_s
     (seeded by `seed`, `vaekit.data.random_items`) instead of all.
     """
     model.eval()
-    if getattr(model.encoder, "is_prior", False) and getattr(model.decoder, "ignores_latent", False):
+    if getattr(getattr(model, "encoder", None), "is_prior", False) and \
+            getattr(getattr(model, "decoder", None), "ignores_latent", False):
         k = 1  # a language model: w = p(x) p(z) / q(z) = p(x) for every z ~ q = p, so one draw is exact
     data = fixed_binarization(data, seed)  # dynamically binarized data: one fixed draw, as is the protocol
     data = random_items(data, limit, seed)
