@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from docsection import write_section
-from throughput import _NoLog, machine
+from throughput import TrainerLoop, machine
 from torch import nn
 
 B = 128
@@ -118,30 +118,6 @@ class TextbookLoop:
         return time.perf_counter() - t
 
 
-class VaekitLoop:
-    """vaekit's Trainer on a sound data set (its default model), in a throwaway run folder."""
-
-    def __init__(self, data: dict, model: dict, limit: int, tmp: Path, compile: bool) -> None:
-        from vaekit import Config, DataConfig, ModelConfig, TrainConfig
-        from vaekit.training.loop import Trainer
-
-        cfg = Config(DataConfig(**data), ModelConfig(**model),
-                     TrainConfig(epochs=1000, batch_size=B, progress=False, compile=compile))
-        start = time.perf_counter()
-        self.trainer, self.done = Trainer(cfg, tmp / "run"), 0
-        self.load_seconds = time.perf_counter() - start  # the training and validation splits, and the model
-        if limit:
-            self.trainer.train_data = self.trainer.train_data.take(limit)
-            self.trainer.steps_per_epoch = -(-limit // B)
-
-    def epoch(self) -> float:
-        from vaekit.fast import denormals
-
-        self.done += 1
-        with denormals.flush_denormals(True):
-            return self.trainer.run_epoch(self.done, _NoLog())["train_seconds"]
-
-
 def load_costs(data: dict) -> dict:
     """Seconds of reading the training split's clips, and of their log-mel items (the precomputation)."""
     from vaekit import DataConfig
@@ -160,7 +136,11 @@ def load_costs(data: dict) -> dict:
 def rounds(args: argparse.Namespace, res: dict) -> None:
     """Warm-up passes, then --rounds interleaved passes of each loop over the training split."""
     with tempfile.TemporaryDirectory() as tmp:
-        vk = VaekitLoop(args.data_cfg, args.model, args.limit, Path(tmp), compile=not args.smoke)
+        from vaekit import Config, DataConfig, ModelConfig, TrainConfig
+
+        vk = TrainerLoop(Config(DataConfig(**args.data_cfg), ModelConfig(**args.model),
+                                TrainConfig(epochs=1000, batch_size=B, progress=False, compile=not args.smoke)),
+                         Path(tmp), args.limit)
         data = vk.trainer.train_data
         files = clip_files(vk.trainer.cfg.data, data.files, Path(tmp))[:len(data)]
         tb = TextbookLoop(files, data.stats, data.event_shape, args.model)

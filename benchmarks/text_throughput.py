@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from docsection import write_section
-from throughput import _NoLog, machine
+from throughput import TrainerLoop, machine
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
@@ -85,29 +85,12 @@ class TextbookLoop:
         return time.perf_counter() - t
 
 
-class VaekitLoop:
-    """vaekit's Trainer on Yelp (the first `limit` training sentences), in a throwaway run folder."""
-
-    def __init__(self, dataset: str, limit: int, tmp: Path) -> None:
-        from vaekit import Config, DataConfig, TrainConfig
-        from vaekit.training.loop import Trainer
-
-        cfg = Config(DataConfig(dataset=dataset), train=TrainConfig(epochs=1000, batch_size=B, progress=False))
-        self.trainer, self.done = Trainer(cfg, tmp / "run"), 0
-        self.trainer.train_data = self.trainer.train_data.take(limit)
-        self.trainer.steps_per_epoch = -(-limit // B)
-
-    def epoch(self) -> float:
-        from vaekit.fast import denormals
-
-        self.done += 1
-        with denormals.flush_denormals(True):
-            return self.trainer.run_epoch(self.done, _NoLog())["train_seconds"]
-
-
 def rounds(args: argparse.Namespace, res: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        vk = VaekitLoop(args.data, args.limit, Path(tmp))
+        from vaekit import Config, DataConfig, TrainConfig
+
+        vk = TrainerLoop(Config(DataConfig(dataset=args.data),
+                                train=TrainConfig(epochs=1000, batch_size=B, progress=False)), Path(tmp), args.limit)
         data = vk.trainer.train_data
         tokens = int(data.lengths.sum())
         tb = TextbookLoop(data.x, data.lengths, len(data.stats["vocabulary"]))

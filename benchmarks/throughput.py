@@ -27,6 +27,7 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -124,19 +125,20 @@ class _NoLog:
         pass
 
 
-class VaekitLoop:
-    """vaekit's own Trainer on the reference model (or a preset), in a throwaway run folder."""
+class TrainerLoop:
+    """vaekit's own Trainer for `cfg` in a throwaway run folder, on the first `limit` training items (all:
+    None); `load_seconds`: making the Trainer (its data splits and model). The text and sound throughput
+    benchmarks use it too."""
 
-    def __init__(self, model_cfg: dict, limit: int | None, tmp: Path, epochs: int, **train: object) -> None:
-        from vaekit import Config, DataConfig, ModelConfig, TrainConfig
+    def __init__(self, cfg: Any, tmp: Path, limit: int | None = None) -> None:
         from vaekit.training.loop import Trainer
 
-        cfg = Config(DataConfig(dataset="mnist", binarize="dynamic"), ModelConfig(**model_cfg),
-                     TrainConfig(epochs=epochs, batch_size=B, lr=1e-3, progress=False, **train))
+        start = time.perf_counter()
         self.trainer, self.done = Trainer(cfg, tmp / "run"), 0
+        self.load_seconds = time.perf_counter() - start
         if limit:
             self.trainer.train_data = self.trainer.train_data.take(limit)
-            self.trainer.steps_per_epoch = -(-limit // B)
+            self.trainer.steps_per_epoch = -(-limit // cfg.train.batch_size)
         self.n = len(self.trainer.train_data)
 
     def epoch(self) -> float:
@@ -151,6 +153,16 @@ class VaekitLoop:
         """Median images/s of `epochs` epochs after a warm-up epoch (compilation included)."""
         self.epoch()
         return statistics.median(self.n / self.epoch() for _ in range(epochs))
+
+
+class VaekitLoop(TrainerLoop):
+    """The reference model (or a preset) on dynamically binarized MNIST."""
+
+    def __init__(self, model_cfg: dict, limit: int | None, tmp: Path, epochs: int, **train: object) -> None:
+        from vaekit import Config, DataConfig, ModelConfig, TrainConfig
+
+        super().__init__(Config(DataConfig(dataset="mnist", binarize="dynamic"), ModelConfig(**model_cfg),
+                                TrainConfig(epochs=epochs, batch_size=B, lr=1e-3, progress=False, **train)), tmp, limit)
 
 
 def interleaved_rounds(args: argparse.Namespace, limit: int | None, res: dict) -> None:
