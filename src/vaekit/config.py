@@ -18,7 +18,8 @@ BINARIZE = ("none", "dynamic", "static")
 LONG_LINES = ("truncate", "refuse")
 LOUDNESS = ("none", "peak", "rms")
 AUDIO_LABELS = ("digit", "speaker")
-ARCHS = ("mlp", "conv", "resnet", "resmlp", "lstm", "lm")
+ARCHS = ("mlp", "conv", "resnet", "resmlp", "lstm", "lm", "dsae", "frames")
+FRAME_SAMPLING = ("first", "spread")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "silu", "softplus")
 LIKELIHOODS = ("bernoulli", "bernoulli_ar", "gaussian", "logistic", "logistic_mixture", "categorical")
 PRIORS = ("standard", "mog", "vamp")
@@ -70,12 +71,15 @@ def _finite_floats(obj: Any) -> None:
 class DataConfig:
     dataset: str = _f("shapes", "dataset: shapes (built in), mnist, folder (images), array (.npy/.npz), "
                                 "text-shapes (built-in sentences), yelp, text (sentences), tones (built-in notes), "
-                                "spoken-digits, audio (sound files)", flag="data")
+                                "spoken-digits, audio (sound files), moving-shapes (built-in videos), "
+                                "moving-mnist, video (GIF/MP4 files or a .npy)", flag="data")
     data_dir: str | None = _f(None, "mnist: folder with the four IDX .gz files; folder: image folder; "
                                     "array: the .npy/.npz file; text: a folder with train.txt/valid.txt/test.txt "
                                     "or train.0/train.1/... (label = suffix), or one file split 90/5/5; audio: a "
                                     "folder of class subfolders of .wav/.flac/.ogg files, or with a metadata.csv; "
-                                    "spoken-digits: its folder (default: $VAEKIT_DATA/spoken-digits)")
+                                    "spoken-digits: its folder (default: $VAEKIT_DATA/spoken-digits); video: a "
+                                    "folder of GIF/MP4 files (class subfolders give labels) or a .npy (N, T, C, H, W); "
+                                    "moving-mnist: the MNIST folder (default: $VAEKIT_DATA/mnist)")
     image_size: int | None = _f(None, "image side in pixels (shapes: 32 by default; folder: 64; mnist: 28)")
     channels: int | None = _f(None, "folder images: 1 (grayscale) or 3 (RGB, the default)")
     binarize: str = _f("none", "none (grayscale in [0,1]), dynamic (a fresh Bernoulli draw of every batch), "
@@ -111,6 +115,12 @@ class DataConfig:
     n_fft: int = _f(1024, "sounds: FFT size of the spectrogram (samples)")
     hop_length: int = _f(200, "sounds: samples between spectrogram frames (12.5 ms at 16 kHz)")
     win_length: int = _f(800, "sounds: Hann window length of the spectrogram, at most --n-fft (50 ms at 16 kHz)")
+    # videos (moving-shapes, moving-mnist, video): docs/videos.md
+    frames: int = _f(0, "videos: frames per video, T (0 = the data set's default: moving-shapes 8, moving-mnist 10, "
+                        "video files 8)")
+    frame_sampling: str = _f("first", "videos longer than --frames: first (the first T frames) or spread (T frames "
+                                      "evenly spaced over the whole video)")
+    digits: int = _f(1, "moving-mnist: digits bouncing in each video (1 or 2)")
 
     def __post_init__(self) -> None:
         _finite_floats(self)
@@ -133,6 +143,9 @@ class DataConfig:
             raise ConfigError(f"val-fraction={self.val_fraction} must lie in (0, 0.5)")
         _seed("data-seed", self.data_seed)
         self._check_sound()
+        _positive("frames", self.frames, allow_zero=True)
+        _choice("frame-sampling", self.frame_sampling, FRAME_SAMPLING)
+        _choice("digits", self.digits, (1, 2))
         if self.data_dir is not None and "\0" in self.data_dir:  # os.stat raises ValueError, not OSError, on it
             raise ConfigError(f"data-dir={self.data_dir!r} contains a NUL character")
 
@@ -204,6 +217,9 @@ class ModelConfig:
     word_dropout: float = _f(0.0, "lstm/lm: in training, replace each decoder input token by <unk> with this "
                                   "probability, so the decoder must use z (Bowman et al. 2016, sec. 3.3)")
     tie_embeddings: bool = _f(False, "lstm/lm: the output layer reuses the input embedding (Press & Wolf 2017)")
+    # videos (--model dsae / frames): docs/videos.md; --latent-dim is then the size of each frame's z_t
+    static_dim: int = _f(16, "dsae: size of the static latent f, what a whole video shows (Li & Mandt 2018); 0 = none "
+                             "(a sequence model with the per-frame z_t only)")
 
     def __post_init__(self) -> None:
         _finite_floats(self)
@@ -239,6 +255,7 @@ class ModelConfig:
         _positive("sigma", self.sigma)
         _positive("embed-dim", self.embed_dim)
         _positive("rnn-hidden", self.rnn_hidden)
+        _positive("static-dim", self.static_dim, allow_zero=True)
         if not 0.0 <= self.word_dropout < 1.0:
             raise ConfigError(f"word-dropout={self.word_dropout} must lie in [0, 1)")
         if self.arch in ("lstm", "lm") and (self.latent_layers or self.prior == "vamp"):

@@ -79,6 +79,9 @@ def build_model(cfg: ModelConfig, event_shape: tuple[int, ...], data: torch.Tens
 
         kind = Kind()
     head = kind.likelihood(cfg, tuple(event_shape), stats)
+    own = kind.model(cfg, tuple(event_shape), head, stats)
+    if own is not None:
+        return own
     enc, dec = kind.networks(cfg, tuple(event_shape), head.params_per_dim, stats)
     prior = PRIORS[cfg.prior](cfg, [cfg.latent_dim, *cfg.latent_layers][-1], tuple(event_shape), data)
     if cfg.latent_layers:

@@ -14,8 +14,9 @@ from vaekit.kinds.base import Kind, Unit
 from vaekit.kinds.images import ImageKind
 from vaekit.kinds.sounds import SoundKind
 from vaekit.kinds.texts import TextKind
+from vaekit.kinds.videos import VideoKind
 
-KINDS: tuple[Kind, ...] = (ImageKind(), ArrayKind(), TextKind(), SoundKind())
+KINDS: tuple[Kind, ...] = (ImageKind(), ArrayKind(), TextKind(), SoundKind(), VideoKind())
 APPLIED = "kind_defaults_applied"  # set on a Config once `with_kind_defaults` has filled it
 
 
@@ -70,5 +71,5 @@ def load_path(path: str | Path, cfg: Any, *, stats: dict | None = None) -> Any:
     return kind_of(cfg.dataset).load_path(p, cfg, stats)
 
 
-__all__ = ["KINDS", "ArrayKind", "ImageKind", "Kind", "SoundKind", "TextKind", "Unit", "dataset_names", "kind_named",
-           "kind_of", "load_path", "load_split", "with_kind_defaults"]
+__all__ = ["KINDS", "ArrayKind", "ImageKind", "Kind", "SoundKind", "TextKind", "Unit", "VideoKind", "dataset_names",
+           "kind_named", "kind_of", "load_path", "load_split", "with_kind_defaults"]

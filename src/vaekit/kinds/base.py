@@ -116,6 +116,14 @@ class Kind:
 
         return NETWORKS[cfg.arch](cfg, event_shape, params_per_dim)
 
+    def model(self, cfg: ModelConfig, event_shape: tuple[int, ...], likelihood: nn.Module,
+              stats: dict | None = None) -> nn.Module | None:
+        """A model of this kind's own for `cfg.arch`, where vaekit's VAE (one encoder, one decoder, one z, a
+        prior from `--prior`) does not fit: videos' sequential VAE with a static latent and one per frame
+        under a learned prior. `likelihood`: the head `likelihood` built. None (the default): `build_model`
+        wires the generic VAE from `networks`."""
+        return None
+
     def likelihood(self, cfg: ModelConfig, event_shape: tuple[int, ...], stats: dict | None = None) -> nn.Module:
         """The head that turns the decoder's output into p(x|z) for `cfg.likelihood` (`stats` as for
         `networks`)."""
