@@ -17,15 +17,14 @@ classification of audio signals", who summarise frame features by their means an
    plain statistics lose. All are the same for a clip and its padded or slightly shifted copy.
 The features are standardised with the training features' mean and standard deviation.
 
-The classifier minimises the mean cross-entropy + (l2 / 2) ||W||² by full-batch L-BFGS from W = 0 for a
-fixed number of iterations in float64: a convex problem, no random draw, so the same data gives the same
-judge. A judge is saved as JSON (`to_dict` / `from_dict`: weights as lists of numbers), never with pickle.
+The classifier is `vaekit.judging.LinearJudge`: softmax regression by full-batch L-BFGS from W = 0 in float64,
+so the same data gives the same judge. A judge is saved as JSON (`to_dict` / `from_dict`: weights as lists of
+numbers), never with pickle.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from vaekit.errors import ConfigError, DataError
+from vaekit.judging import LinearJudge, check_labels
 from vaekit.kinds.sounds.spectral import SpectrogramSpec, log_mel
 
 DELTA_WIDTH = 2  # frames on each side of the delta regression (HTK's DELTAWINDOW = 2)
@@ -122,45 +122,31 @@ def clip_features(waves: torch.Tensor, sample_rate: int, cfg: JudgeFeatures = Ju
 
 class Judge:
     """A trained judge: `predict(waves)`, `accuracy(waves, labels)`; `fit` trains one, `to_dict` /
-    `from_dict` save and restore it as JSON-able numbers. Waves must be at the judge's `sample_rate`."""
+    `from_dict` save and restore it as JSON-able numbers. Waves must be at the judge's `sample_rate`. The
+    classifier is `vaekit.judging.LinearJudge` on `clip_features`."""
 
-    def __init__(self, sample_rate: int, features: JudgeFeatures, mean: torch.Tensor, std: torch.Tensor,
-                 weight: torch.Tensor, bias: torch.Tensor) -> None:
-        self.sample_rate, self.features = int(sample_rate), features
-        self.mean, self.std = mean.double(), std.double()             # (D,), (D,)
-        self.weight, self.bias = weight.double(), bias.double()       # (D, C), (C,)
+    def __init__(self, sample_rate: int, features: JudgeFeatures, linear: LinearJudge) -> None:
+        self.sample_rate, self.features, self.linear = int(sample_rate), features, linear
 
     @property
     def n_classes(self) -> int:
-        return len(self.bias)
+        return self.linear.n_classes
 
     @classmethod
     def fit(cls, waves: torch.Tensor, labels: torch.Tensor, sample_rate: int, n_classes: int, *,
             features: JudgeFeatures = JudgeFeatures(), l2: float = 1e-3, iters: int = 300) -> Judge:
         """Train on waves (N, S) at `sample_rate` and their classes (N,) in 0..n_classes-1. Classes without
         a training clip keep zero weights (their logit is the bias, pushed down by the other classes')."""
-        labels = torch.as_tensor(labels)
-        if labels.dim() != 1 or labels.dtype.is_floating_point or len(labels) != len(waves):
-            raise DataError(f"the judge needs one integer class per clip: {len(waves)} clips, labels of shape "
-                            f"{tuple(labels.shape)} and type {labels.dtype}")
-        if len(labels) == 0:
-            raise DataError("the judge needs training clips; none were given")
-        if n_classes < 2 or int(labels.min()) < 0 or int(labels.max()) >= n_classes:
-            raise ConfigError(f"the judge needs n_classes >= 2 and labels in 0..n_classes-1; got n_classes="
-                              f"{n_classes}, labels in {int(labels.min())}..{int(labels.max())}")
+        labels = check_labels(labels, len(waves), n_classes, "clip")
         if l2 < 0 or iters < 1:
             raise ConfigError(f"the judge needs l2 >= 0 and iters >= 1, got l2={l2}, iters={iters}")
         x = clip_features(waves, sample_rate, features)                # (N, D)
-        mean, std = x.mean(0), x.std(0, correction=0)
-        std = torch.where(std > 1e-12, std, torch.ones_like(std))      # a constant feature stays 0
-        weight, bias = fit_softmax_regression((x - mean) / std, labels, n_classes, l2, iters)
-        return cls(sample_rate, features, mean, std, weight, bias)
+        return cls(sample_rate, features, LinearJudge.fit(x, labels, n_classes, l2=l2, iters=iters))
 
     @torch.no_grad()
     def logits(self, waves: torch.Tensor) -> torch.Tensor:
         """(N, C) class scores of waves (N, S)."""
-        x = clip_features(waves, self.sample_rate, self.features)
-        return ((x - self.mean) / self.std) @ self.weight + self.bias
+        return self.linear.logits(clip_features(waves, self.sample_rate, self.features))
 
     def predict(self, waves: torch.Tensor) -> torch.Tensor:
         """(N,) the most likely class of each clip."""
@@ -168,18 +154,14 @@ class Judge:
 
     def accuracy(self, waves: torch.Tensor, labels: torch.Tensor) -> float:
         """The share (in [0, 1]) of clips classified as their label."""
-        labels = torch.as_tensor(labels)
-        if len(waves) != len(labels):
-            raise DataError(f"{len(waves)} clips but {len(labels)} labels")
-        if len(labels) == 0:
-            raise DataError("accuracy of no clips: give at least one")
-        return float((self.predict(waves) == labels).double().mean())
+        if len(waves) != len(torch.as_tensor(labels)):
+            raise DataError(f"{len(waves)} clips but {len(torch.as_tensor(labels))} labels")
+        return self.linear.accuracy(clip_features(waves, self.sample_rate, self.features), labels)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything the judge is, as JSON-able numbers and lists (float64 values survive JSON exactly)."""
         return {"format": FORMAT, "sample_rate": self.sample_rate, "features": dataclasses.asdict(self.features),
-                "mean": self.mean.tolist(), "std": self.std.tolist(), "weight": self.weight.tolist(),
-                "bias": self.bias.tolist()}
+                **self.linear.to_dict()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Judge:
@@ -188,34 +170,12 @@ class Judge:
             raise DataError(f"not a saved sound judge (expected format {FORMAT!r})")
         try:
             features = JudgeFeatures(**d["features"])
-            t = {k: torch.tensor(d[k], dtype=torch.float64) for k in ("mean", "std", "weight", "bias")}
-            judge = cls(int(d["sample_rate"]), features, t["mean"], t["std"], t["weight"], t["bias"])
+            sample_rate = int(d["sample_rate"])
         except (KeyError, TypeError, ValueError) as e:
             raise DataError(f"a saved sound judge with a missing or malformed field: {e}") from None
+        linear = LinearJudge.from_dict(d)
         size = features.size()
-        if (judge.mean.shape != (size,) or judge.std.shape != (size,) or judge.weight.dim() != 2
-                or judge.weight.shape[0] != size or judge.bias.shape != (judge.weight.shape[1],)):
+        if linear.mean.shape != (size,):
             raise DataError(f"a saved sound judge's arrays do not fit its {size} features: mean "
-                            f"{tuple(judge.mean.shape)}, weight {tuple(judge.weight.shape)}, bias "
-                            f"{tuple(judge.bias.shape)}")
-        return judge
-
-
-def fit_softmax_regression(x: torch.Tensor, labels: torch.Tensor, n_classes: int, l2: float,
-                           iters: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """W (D, C), b (C,) minimising mean cross-entropy + (l2 / 2) ||W||² on features x (N, D), by full-batch
-    L-BFGS (strong Wolfe line search) from zero for `iters` iterations: deterministic, no random start."""
-    w = torch.zeros(x.shape[1], n_classes, dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(n_classes, dtype=torch.float64, requires_grad=True)
-    x = x.double()
-    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=iters, max_eval=math.ceil(iters * 1.25), history_size=20,
-                            tolerance_grad=1e-9, tolerance_change=1e-12, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = F.cross_entropy(x @ w + b, labels) + 0.5 * l2 * w.square().sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return w.detach(), b.detach()
+                            f"{tuple(linear.mean.shape)}, weight {tuple(linear.weight.shape)}")
+        return cls(sample_rate, features, linear)
