@@ -48,9 +48,10 @@ IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 N_TRAIN = 50_000  # the first 50k training images; the last 10k are the validation set
 
 
-def cache_dir() -> Path:
+def cache_dir(name: str = "mnist") -> Path:
+    """vaekit's folder `name` in the user cache ($XDG_CACHE_HOME, else ~/.cache)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vaekit" / "mnist"
+    return Path(base) / "vaekit" / name
 
 
 def candidate_dirs(data_dir: str | None) -> list[Path]:

@@ -50,22 +50,31 @@ INSIDE = (_square, _ellipse, _heart)  # implicit shapes in the sprite's frame (u
 
 def render(factors: np.ndarray, size: int, batch: int = 1024) -> np.ndarray:
     """Render factor rows (N, 5) as binary images (N, 1, size, size), evaluated at pixel centres."""
-    out = np.empty((len(factors), 1, size, size), dtype=np.float32)
-    centres = (np.arange(size, dtype=np.float32) + 0.5) / size  # (S,)
     margin = RADIUS * np.sqrt(2)  # a rotated square at scale 1 stays inside the image
-    for start in range(0, len(factors), batch):
-        f = factors[start:start + batch, :, None, None]  # (B, 5, 1, 1)
-        shape, scale, rot = f[:, 0], f[:, 1], f[:, 2]  # (B, 1, 1) each
-        cx = margin + (1 - 2 * margin) * f[:, 3]
-        cy = margin + (1 - 2 * margin) * f[:, 4]
-        dx = centres[None, None, :] - cx  # (B, 1, S)
-        dy = centres[None, :, None] - cy  # (B, S, 1)
-        r = RADIUS * scale
+    f = factors.astype(np.float32, copy=False)
+    centre_x = margin + (1 - 2 * margin) * f[:, 3]
+    centre_y = margin + (1 - 2 * margin) * f[:, 4]
+    return render_sprites(f[:, 0], f[:, 1], f[:, 2], centre_x, centre_y, size, batch)
+
+
+def render_sprites(shape: np.ndarray, scale: np.ndarray, rotation: np.ndarray, centre_x: np.ndarray,
+                   centre_y: np.ndarray, size: int, batch: int = 1024) -> np.ndarray:
+    """Binary images (N, 1, size, size) of sprites given per row (N,): shape id, scale (half-size RADIUS *
+    scale of the side), rotation (rad) and the centre in units of the image side (0 = left/top edge, 1 =
+    right/bottom edge; the sprite may cross the border), evaluated at pixel centres."""
+    rows = np.stack([shape, scale, rotation, centre_x, centre_y], axis=1).astype(np.float32)  # (N, 5)
+    out = np.empty((len(rows), 1, size, size), dtype=np.float32)
+    centres = (np.arange(size, dtype=np.float32) + 0.5) / size  # (S,)
+    for start in range(0, len(rows), batch):
+        f = rows[start:start + batch, :, None, None]  # (B, 5, 1, 1)
+        kind, r, rot = f[:, 0], RADIUS * f[:, 1], f[:, 2]  # (B, 1, 1) each
+        dx = centres[None, None, :] - f[:, 3]  # (B, 1, S)
+        dy = centres[None, :, None] - f[:, 4]  # (B, S, 1)
         u = (np.cos(rot) * dx + np.sin(rot) * dy) / r  # (B, S, S): rotate into the sprite's frame
         v = (-np.sin(rot) * dx + np.cos(rot) * dy) / r
         block = out[start:start + batch, 0]
         for k, inside in enumerate(INSIDE):
-            sel = shape[:, 0, 0] == k
+            sel = kind[:, 0, 0] == k
             block[sel] = inside(u[sel], v[sel])
     return out
 
