@@ -37,7 +37,12 @@ def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str] | N
 
 def read_image(path: Path, size: int, channels: int) -> np.ndarray:
     """Decode, convert, take the centred square and resize it to `size`: (C, size, size) float32 in [0, 1]."""
-    im = _decode(path, "L" if channels == 1 else "RGB")
+    return fit_square(_decode(path, "L" if channels == 1 else "RGB"), size, channels, path)
+
+
+def fit_square(im: Image.Image, size: int, channels: int, path: Path) -> np.ndarray:
+    """A decoded image in mode L (channels 1) or RGB (3), its centred square resized to `size`: (C, size, size)
+    float32 in [0, 1]. `path` names the image in errors."""
     w, h = im.size
     if min(w, h) == 0:
         raise DataError(f"cannot read image {path}: it is {w}x{h} pixels")

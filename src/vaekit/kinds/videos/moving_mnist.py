@@ -37,6 +37,7 @@ import torch
 from vaekit.data.base import SPLITS, split_indices
 from vaekit.errors import DataError
 from vaekit.kinds.images import mnist
+from vaekit.kinds.videos.files import resize_square
 from vaekit.kinds.videos.moving import bounce
 
 log = logging.getLogger("vaekit.kinds.videos")
@@ -55,8 +56,7 @@ def resize_digits(images: np.ndarray, side: int) -> np.ndarray:
     """(N, 28, 28) uint8 -> (N, side, side) uint8, by antialiased bilinear interpolation."""
     if side == images.shape[-1]:
         return images
-    x = torch.from_numpy(images).float()[:, None]  # (N, 1, 28, 28)
-    x = torch.nn.functional.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+    x = resize_square(torch.from_numpy(images).float()[:, None], side)  # (N, 1, side, side)
     return x[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
 
 
