@@ -6,10 +6,11 @@ Every video becomes T = --frames frames (8 by default), the first T (--frame-sam
 evenly over the whole video (spread); a video of fewer frames is refused, naming its file (it is not looped).
 GIF frames are decoded by Pillow (each frame as shown, composed over the earlier ones), MP4 frames by PyAV
 (FFmpeg). Each frame is converted to --channels (3 by default: RGB; 1: grey) and its centred square resized
-to --image-size pixels (64 by default) as the image folder resizes images (`fit_square`: Lanczos). A .npy's
-frames keep its own channels and side unless --channels / --image-size say otherwise (then its centred
-square is resized by antialiased bilinear interpolation). The training split's shape is the run's: its
-other splits, and new videos (`read_path`), are read to the same.
+to --image-size pixels (64 by default) as the image folder resizes images (`fit_square`: Lanczos). The
+videos of a .npy keep their own number of frames, channels and side unless --frames, --channels or
+--image-size say otherwise (its frames' centred square is then resized by antialiased bilinear
+interpolation). The training split's shape is the run's: its other splits, and new videos (`read_path`),
+are read to the same.
 
 Refused, each naming the file: a file the decoder cannot read, a video of 0 frames or of frames of mixed
 sizes, a declared size beyond MAX_SIDE pixels or MAX_FRAMES frames (checked before any frame is decoded),
@@ -55,7 +56,7 @@ def frame_indices(n: int | None, frames: int, sampling: str, path: Path) -> list
     if n is not None and n < frames:
         raise DataError(f"video {path} has {n} frames, fewer than --frames {frames}")
     if sampling == "spread" and n is not None:
-        return np.linspace(0, n - 1, frames).round().astype(np.int64).tolist()
+        return np.floor(np.arange(frames) * (n - 1) / max(frames - 1, 1) + 0.5).astype(np.int64).tolist()
     return list(range(frames))
 
 
@@ -197,15 +198,16 @@ def npy_videos(arr: np.ndarray, path: Path, idx: np.ndarray, frames: int, channe
 
 def shape_for(cfg: Any, stats: dict | None, arr: np.ndarray | None = None) -> tuple[int, int, int]:
     """(T, C, S) to read videos to: the training split's (`stats`), else --frames, --channels and --image-size,
-    whose defaults are a .npy's own channels and (square) side, else 3 and 64."""
+    whose defaults are a .npy's own frames, channels and (square) side, else 8, 3 and 64."""
     from vaekit.kinds.videos.loading import event_shape_of, frames_of, size_of
 
     if stats is not None:
         t, c, s, _ = event_shape_of(stats)
         return t, c, s
-    own_c = None if arr is None else arr.shape[2]
-    own_s = arr.shape[3] if arr is not None and arr.shape[3] == arr.shape[4] else None
-    return frames_of(cfg), cfg.channels or own_c or 3, cfg.image_size or own_s or size_of(cfg)
+    if arr is None:
+        return frames_of(cfg), cfg.channels or 3, size_of(cfg)
+    own_s = arr.shape[3] if arr.shape[3] == arr.shape[4] else None
+    return cfg.frames or arr.shape[1], cfg.channels or arr.shape[2], cfg.image_size or own_s or size_of(cfg)
 
 
 def load_video_files(cfg: Any, split: str, stats: dict | None = None) -> Any:
