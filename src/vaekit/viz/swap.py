@@ -35,8 +35,8 @@ def check_swap(model: Any) -> None:
         raise ConfigError("this model does not split content from motion: swapping needs a video model "
                           "(--model dsae)")
     if int(getattr(model, "static_dim", 0)) < 1:
-        raise ConfigError("this video model has no static latent f (--static-dim 0): there is no content to swap; "
-                          "train it with --static-dim > 0")
+        raise ConfigError("this video model has no static latent f (--static-dim 0 or --model frames): there is no "
+                          "content to swap; train --model dsae with --static-dim > 0")
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ class FakeSequentialVAE(nn.Module):
     def __init__(self, frames: int = 4, channels: int = 1, side: int = 8, static_dim: int = 1) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(1))  # a parameter: callers find the device through it
-        self.frames, self.static_dim, self.latent_dim_per_frame = frames, static_dim, 1
+        self.frames, self.static_dim, self.frame_dim = frames, static_dim, 1
         self.event_shape = (frames, channels, side, side)
         self.latent_dim = static_dim + frames  # the generic tools' flat latent: [f, z_1 .. z_T]
         self.n_classes = 0
@@ -46,6 +46,9 @@ class FakeSequentialVAE(nn.Module):
         z = self.encode(x_motion).mean.clone()
         z[:, :self.static_dim] = self.encode(x_content).mean[:, :self.static_dim]
         return self.decode(z)
+
+    def prior_sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.latent_dim, generator=generator)
 
     def sample_motion(self, f: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         zs = torch.randn(len(f), self.frames, 1, generator=generator)
