@@ -137,3 +137,23 @@ def test_the_page_has_the_video_controls(client):
     page = client.get("/").text
     for needle in ('id="video-panel"', "/api/video/decode", "/api/video/prior", "function startVideo"):
         assert needle in page
+
+
+def test_the_sequential_vae_in_the_explorer():
+    """The real model: a test video's content with another's motion is the code `model.swap` decodes."""
+    from fastapi.testclient import TestClient
+
+    from tests.kinds.videos.test_model import lively, moving_squares, tiny_model
+    from vaekit.explore.app import create_app
+
+    model, x = lively(tiny_model()).eval(), moving_squares(6)
+    with TestClient(create_app(ExplorerState(model, x, kind=VideoKind()))) as c:
+        v = c.get("/api/info").json()["video"]
+        assert (v["static_dim"], v["frames"], v["frame_dim"]) == (model.static_dim, 4, model.frame_dim)
+        a, b = c.get("/api/video/code/2").json(), c.get("/api/video/code/5").json()
+        r = c.post("/api/video/decode", json={"f": a["f"], "zs": b["zs"]}).json()
+    f = model.split_latent(model.encode(x[2:3]).mean)[0]
+    zs = model.split_latent(model.encode(x[5:6]).mean)[1]
+    assert r["z"] == pytest.approx(model.join_latent(f, zs)[0].tolist(), abs=1e-4)
+    want = video_media(model.swap(x[2:3], x[5:6]))[0]["video"]
+    assert gif_values(r["video"]) == pytest.approx(gif_values(want), abs=2 / 255)

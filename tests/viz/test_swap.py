@@ -113,3 +113,18 @@ def test_convert_command_refuses_class_options_on_videos(video_run, capsys):
 
     assert main(["convert", "RUN", "--to", "1"]) != 0
     assert "--from and --to choose classes" in capsys.readouterr().err
+
+
+def test_the_sequential_vae_swaps_as_its_own_swap():
+    """The real model: every cell of the grid is `model.swap` of its row's and column's videos."""
+    from tests.kinds.videos.test_model import lively, tiny_model
+
+    model = lively(tiny_model()).eval()
+    x = torch.rand(3, *model.event_shape, generator=torch.Generator().manual_seed(0))
+    grid = swap_grid(model, x)
+    want = torch.stack([model.swap(x[i:i + 1].expand(3, *x.shape[1:]), x) for i in range(3)])  # (3, 3, *event)
+    torch.testing.assert_close(grid[1:, 1:], want, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(grid[1, 2], grid[1, 1])  # another video's motion changes the picture
+    frames = tiny_model(arch="frames")
+    with pytest.raises(ConfigError, match="no static latent"):
+        swap_grid(frames, x)
