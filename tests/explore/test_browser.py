@@ -176,3 +176,53 @@ def test_a_sound_run_pictures_and_plays_in_chromium(browser, served_sound, tmp_p
     _wait(d, lambda d: _src(d, "map-item-audio").startswith("data:audio/wav"), "the nearest test item's sound")
     assert d.find_element("id", "map-item-caption").text.startswith("test item ")
     assert not d.find_element("id", "error").is_displayed(), d.find_element("id", "error").text
+
+
+@pytest.fixture
+def served_video():
+    """The explorer of a video run (the stand-in model of `fakes`) served by uvicorn in this process."""
+    import threading
+
+    import torch
+    import uvicorn
+
+    from tests.kinds.videos.fakes import FakeSequentialVAE, flat_videos
+    from vaekit.cli.explore import bind
+    from vaekit.explore.app import create_app
+    from vaekit.explore.state import ExplorerState
+    from vaekit.kinds.videos import VideoKind
+
+    x = flat_videos([[0.2, 0.3, 0.4, 0.3], [0.6, 0.5, 0.6, 0.7], [0.5, 0.5, 0.1, 0.5]])
+    app = create_app(ExplorerState(FakeSequentialVAE(static_dim=2), x, torch.tensor([0, 1, 0]), kind=VideoKind()))
+    sock = bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_a_video_run_plays_and_swaps_in_chromium(browser, served_video):
+    from selenium.webdriver.common.keys import Keys
+
+    d = browser
+    d.get(served_video)
+    _wait(d, lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "1", "the page to start")
+    assert d.find_element("id", "video-panel").is_displayed() and not d.find_element("id", "draw-col").is_displayed()
+    _wait(d, lambda d: _src(d, "decoded").startswith("data:image/gif"), "the decoded video")
+    _wait(d, lambda d: _src(d, "video-out").startswith("data:image/gif"), "the content and motion video")
+    assert d.find_element("id", "content-what").text == "test video 0"
+    assert d.find_element("id", "motion-what").text == "test video 1"
+    assert len(d.find_elements("css selector", "#content-sliders input")) == 2
+    before = _src(d, "video-out")
+    d.find_element("id", "motion-draw").click()
+    _wait(d, lambda d: _src(d, "video-out") != before, "a new motion")
+    assert d.find_element("id", "motion-what").text == "prior draw, seed 0"
+    before = _src(d, "video-out")
+    d.find_element("css selector", "#shift-sliders input").send_keys(Keys.END)
+    _wait(d, lambda d: _src(d, "video-out") != before, "the motion slider")
+    assert not d.find_element("id", "error").is_displayed(), d.find_element("id", "error").text

@@ -1,4 +1,4 @@
-"""The picture subcommands: `vaekit interpolate | traverse | manifold | scatter | curves | report`.
+"""The picture subcommands: `vaekit interpolate | traverse | manifold | scatter | curves | report | convert`.
 
 Thin on purpose: parse, call the plain functions of vaekit.viz, write the items as the run's kind shows
 them (a PNG grid of images, a text file of sentences) and the raw array as .npy beside it, print the files
@@ -14,7 +14,7 @@ from typing import Any
 
 from vaekit.errors import ConfigError
 
-ITEM_SUFFIXES = (".png", ".txt")
+ITEM_SUFFIXES = (".png", ".txt", ".gif")
 
 
 def register(sub: Any) -> None:
@@ -84,13 +84,16 @@ def _add_report(sub: Any, run_parser: Any) -> None:
 
 
 def _add_convert(sub: Any, run_parser: Any) -> None:
-    p = run_parser(sub, "convert", "conditional VAE: keep inputs' style, decode them as another class (Sohn et al.)")
+    p = run_parser(sub, "convert", "conditional VAE: keep inputs' style, decode them as another class (Sohn et al.); "
+                   "video model: swap content and motion between videos (Li & Mandt)")
     _common(p, "conversion.png", "the inputs are read from (without --input)", items=True)
     p.add_argument("--input", help="items to convert, read as the run's data: an image, an image folder or a "
-                   ".npy/.npz; a text file of sentences, one a line (default: items of --split)")
+                   ".npy/.npz; a text file of sentences, one a line; a GIF/MP4 video or a folder of them, whose "
+                   "content is swapped into the motion of -n test videos and back (default: items of --split)")
     p.add_argument("--from", dest="source", type=int, help="the class of the --input items (default: their labels)")
     p.add_argument("--to", type=int, help="the target class (default: every class, one column each)")
-    p.add_argument("-n", type=int, default=10, help="how many inputs, one row each (default: 10)")
+    p.add_argument("-n", type=int, default=10, help="how many inputs, one row each; of a video model, how many "
+                   "test videos, swapped with each other in an N x N grid (default: 10)")
     p.set_defaults(func=cmd_convert)
 
 
@@ -103,10 +106,14 @@ def cmd_convert(args: argparse.Namespace) -> None:
     from vaekit.runs import load_run
     from vaekit.viz.common import load_items, shows
     from vaekit.viz.convert import check_conditional, check_label, conversion_rows
+    from vaekit.viz.swap import can_swap
 
     out = _items_out(args.out)
     _positive(args.n, "-n")
     run = load_run(args.run_dir, args.which, args.device)
+    if can_swap(run.model):
+        swap_videos(run, args, out)
+        return
     k = check_conditional(run.model, "vaekit convert")
     if args.input:
         data = fixed_binarization(load_path(args.input, run.config.data, stats=run.data_stats), args.seed).take(args.n)
@@ -123,9 +130,35 @@ def cmd_convert(args: argparse.Namespace) -> None:
     save_rows(run, rows, out, shows(run, data))
 
 
+def swap_videos(run: Any, args: argparse.Namespace, out: Path) -> None:
+    """A video model's conversion: content (f) and motion (z_1:T) swapped between the first -n videos of
+    --split (`viz.swap.swap_grid`), or between the --input videos and those (`viz.swap.input_swap_rows`)."""
+    from vaekit.data import fixed_binarization
+    from vaekit.kinds import load_path
+    from vaekit.viz.common import load_items, shows
+    from vaekit.viz.swap import check_swap, input_swap_rows, swap_grid
+
+    if args.source is not None or args.to is not None:
+        raise ConfigError("--from and --to choose classes of a class-conditional model; this video model swaps "
+                          "content and motion instead (give videos with --input, or none)")
+    check_swap(run.model)
+    partners = load_items(run, args.split, args.n, args.seed)
+    if args.input:
+        inputs = fixed_binarization(load_path(args.input, run.config.data, stats=run.data_stats), args.seed)
+        inputs = inputs.take(args.n)
+        rows = input_swap_rows(run.model, inputs.x, partners.x)
+        print(f"first row: {args.split} videos 0..{len(partners.x) - 1}; then for each of the {len(inputs.x)} --input "
+              "videos a row of its content in their motions and a row of their contents in its motion")
+    else:
+        rows = swap_grid(run.model, partners.x)
+        print(f"row i: the content (f) of {args.split} video i, column j: the motion (z_1:T) of video j; the "
+              "first row and column are the originals, the diagonal their reconstructions")
+    save_rows(run, rows, out, shows(run, partners))
+
+
 def _common(p: argparse.ArgumentParser, out: str, where: str, seeds: str = "", items: bool = False) -> None:
-    what = ("output .png or .txt: the run's kind writes there with its own suffix (a PNG grid of images, a .txt "
-            "of sentences)" if items else "output .png")
+    what = ("output .png, .txt or .gif: the run's kind writes there with its own suffix (a PNG grid of images, a "
+            ".txt of sentences, a GIF and a frame-strip PNG of videos)" if items else "output .png")
     p.add_argument("--out", default=out, help=f"{what}; the raw array goes to .npy beside it (default: {out})")
     p.add_argument("--split", default="test", help=f"train, val or test: where {where} (default: test)")
     p.add_argument("--seed", type=int, default=0, help=f"seed of {seeds}the one Bernoulli draw of dynamically "
@@ -144,8 +177,9 @@ def _items_out(text: str) -> Path:
     suffix: .png for images, .txt for sentences), so either name is taken."""
     out = Path(text)
     if out.suffix.lower() not in ITEM_SUFFIXES:
-        raise ConfigError(f"--out {text!r}: expected a .png or .txt file name (images are written as a PNG grid, "
-                          "sentences as a text file, each with its own suffix; the .npy is written beside it)")
+        raise ConfigError(f"--out {text!r}: expected a .png, .txt or .gif file name (images are written as a PNG "
+                          "grid, sentences as a text file, videos as a GIF and a frame-strip PNG, each with its own "
+                          "suffix; the .npy is written beside it)")
     return out
 
 

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from vaekit.explore import media
+from vaekit.explore import media, videos
 from vaekit.explore.images import MAX_BYTES, data_url, image_to_input, parse_data_url, png_bytes
 from vaekit.explore.state import ExplorerState, RequestError, to_pixels
 from vaekit.explore.typed import check_label, item_json, typed_answer
@@ -37,6 +37,16 @@ class InterpolateRequest(BaseModel):
     i: int = Field(description="index of the first test image")
     j: int = Field(description="index of the second test image")
     t: float = Field(description="0 gives image i's posterior mean, 1 image j's")
+
+
+class VideoDecodeRequest(BaseModel):
+    f: list[float] = Field(description="video model: the content code f, static_dim values")
+    zs: list[list[float]] = Field(description="video model: the motion code z_1:T, frames rows of frame_dim values")
+    shift: list[float] | None = Field(None, description="frame_dim values added to every z_t (default: none)")
+
+
+class PriorRequest(BaseModel):
+    seed: int = Field(0, description="seed of the draw from the model's prior")
 
 
 def _state(source: Any, which: str, device: str, limit: int) -> ExplorerState:
@@ -87,9 +97,12 @@ def create_app(source: str | Path | Any, *, which: str = "best", device: str = "
     def index() -> str:
         return page
 
+    # a video model's content and motion controls: their sizes and the shift sliders' ranges, found once
+    video = videos.video_info(state) if state.media and videos.has_motion(state) else None
+
     @app.get("/api/info")
     def info() -> dict[str, Any]:
-        return state.info()
+        return {**state.info(), "video": video} if video else state.info()
 
     @app.get("/api/map")
     def latent_map() -> dict[str, Any]:
@@ -118,6 +131,18 @@ def create_app(source: str | Path | Any, *, which: str = "best", device: str = "
             item = state.decode_item(z, check_label(state, req.label))
             return {**item_json(state, item, "decode(z)"), "point": state.point(z)}
         return {"image": data_url(state.decode(z)), "point": state.point(z)}
+
+    @app.get("/api/video/code/{i}")
+    def video_code(i: int) -> dict[str, Any]:
+        return videos.code_answer(state, i)
+
+    @app.post("/api/video/prior")
+    def video_prior(req: PriorRequest) -> dict[str, Any]:
+        return videos.prior_answer(state, req.seed)
+
+    @app.post("/api/video/decode")
+    def video_decode(req: VideoDecodeRequest) -> dict[str, Any]:
+        return videos.decode_answer(state, req.f, req.zs, req.shift)
 
     @app.post("/api/typed")
     def typed(req: TypedRequest) -> dict[str, Any]:

@@ -292,15 +292,27 @@ def conditional_sections(show: Show, model: Any, data: Any, seed: int) -> list[S
                     "(Sohn et al. 2015)</p>")]
 
 
+def swap_section(show: Show, model: Any, data: Any, k: int = 4) -> Section:
+    """A model with content and motion latents (videos): the first k test items' contents in each other's motions."""
+    from vaekit.viz.swap import swap_grid
+
+    grid = rows_html(show, swap_grid(model, data.x[:k].to(model_device(model))), "swaps")
+    return Section("Content and motion swapped", grid + '<p class="note">first row and column: test videos; row i '
+                   "the content f of video i, column j the motion z_1:T of video j, both at their posterior means "
+                   "(the diagonal: reconstructions; Li &amp; Mandt 2018)</p>")
+
+
 def item_sections(show: Show, model: Any, data: Any, seed: int) -> list[Section]:
     """What the model does to items, shown as its kind shows them (`Kind.html_grid`)."""
+    from vaekit.viz.swap import can_swap
     from vaekit.viz.usage import dimension_usage
 
     if getattr(model, "n_classes", 0):
         return conditional_sections(show, model, data, seed)
 
     usage = dimension_usage(model, data.x)
-    return [samples_section(show, model, seed), reconstructions_section(show, model, data),
+    swaps = [swap_section(show, model, data)] if can_swap(model) and getattr(model, "static_dim", 0) > 0 else []
+    return [samples_section(show, model, seed), reconstructions_section(show, model, data), *swaps,
             interpolations_section(show, model, data, seed), traversal_section(show, model, data, usage),
             manifold_section(show, model, usage)]
 

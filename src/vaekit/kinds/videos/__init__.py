@@ -35,6 +35,8 @@ class VideoKind(Kind):
     model_defaults: ClassVar[dict[str, Any]] = {"arch": "dsae", "latent_dim": 8, "rnn_hidden": 128}
     # a video is T frames: 4,000 videos of 8 frames 3 x 32 x 32 hold 390 MB as float32
     data_defaults: ClassVar[dict[str, Any]] = {"subset": 4000}
+    # a sample of a video costs T frames' decoding: k = 500, as for sentences (He et al. 2019); --k sets more
+    eval_k = 500
     media_keys = ("image", "video")  # the explorer shows each video's frame strip and plays its animation
     file_types = EXTENSIONS
 

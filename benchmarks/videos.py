@@ -1,0 +1,180 @@
+"""Video VAEs on moving shapes and Moving MNIST: the disentangled sequential VAE (static f, per-frame z_t under a
+learned prior; Li & Mandt 2018) against the same model without f and the image VAE applied frame by frame, with
+the same training budget, evaluated on the test split as densities and by judges of what they show.
+
+    .venv/bin/python benchmarks/videos.py --write                                   # moving-shapes
+    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/videos.py --data moving-mnist --write
+    .venv/bin/python benchmarks/videos.py --smoke                                   # seconds
+
+Every model has the video kind's default networks and the same budget, --max-minutes of training (--epochs is
+only an upper bound). On --eval-limit random test videos (the same for every model) each model gets: log p(x)
+by importance sampling (k = the kind's eval_k unless --k), in nats per video and per frame, the ELBO, the KL
+and the active units. The sequential VAE is also judged (`vaekit.kinds.videos.measures`): the content judge
+(shape or digit) and the motion judge (start direction), trained on the training videos' pixels, on the real
+test videos, their reconstructions, swaps (f of one video, z_1:T of another) and videos with z_1:T or f drawn
+anew from the prior. The page is docs/video_results.md (--write), one section per data set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from docsection import write_section
+from sounds import trained
+from texts import merged
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "video_results.md"
+CONTENT = {"moving-shapes": "shape", "moving-mnist": "digit"}  # the content judge's factor
+MOTION = "direction"                                             # the motion judge's factor
+MODELS = {"dsae": ("sequential VAE (f and z_t)", {}),
+          "seq": ("without f (z_t only)", {"model": {"static_dim": 0}}),
+          "frames": ("image VAE, frame by frame", {"model": {"arch": "frames"}})}
+
+
+def base_config(args: argparse.Namespace) -> dict:
+    data: dict[str, Any] = {"dataset": args.data, **(SMOKE_DATA if args.smoke else {})}
+    train = {"epochs": args.epochs, "max_minutes": args.max_minutes, "seed": args.seed, "progress": False,
+             "report": False, "compile": not args.smoke}
+    return {"data": data, "model": dict(SMOKE_MODEL) if args.smoke else {}, "train": train}
+
+
+def likelihood(run: Any, test: Any, args: argparse.Namespace) -> dict:
+    """Test log p(x) (nats per video and per frame), ELBO, KL and active units of one model."""
+    from vaekit.evaluation import evaluate
+    from vaekit.kinds import kind_of
+
+    k = args.k or kind_of(run.config.data.dataset).eval_k
+    start = time.perf_counter()
+    res = evaluate(run.model, test, k=k, progress=False, seed=args.seed, compile=not args.smoke)
+    epochs = max((r.get("epoch", 0) for r in run.metrics if r.get("kind") == "epoch"), default=0)
+    return {"log_likelihood": res["log_likelihood"], "nats_per_frame": res["nats_per_frame"], "elbo": res["elbo"],
+            "elbo_nats_per_frame": res["elbo_nats_per_frame"], "kl": sum(res["kl_per_dim"]),
+            "active_units": res["active_units"], "latent_dim": res["latent_dim"], "k": k, "n": res["n"],
+            "epochs": epochs, "eval_minutes": (time.perf_counter() - start) / 60}
+
+
+def run_all(args: argparse.Namespace, root: Path) -> dict:
+    """Train every model; measure each on the same test videos; judge the sequential VAE."""
+    from vaekit.config import Config
+    from vaekit.data import random_items
+    from vaekit.kinds import load_split
+    from vaekit.kinds.videos.measures import swap_measures, train_judges
+
+    base, results = base_config(args), {}
+    for key, (label, overrides) in MODELS.items():
+        cfg = Config.from_dict(merged(base, overrides), source=f"benchmark model {key}")
+        run, minutes = trained(cfg, root / key, args.reuse)
+        test = random_items(load_split(run.config.data, "test", stats=run.data_stats), args.eval_limit or None,
+                            args.seed)
+        results[key] = {"label": label, "overrides": overrides, "train_minutes": minutes,
+                        **likelihood(run, test, args)}
+        if key == "dsae":
+            start = time.perf_counter()
+            judges = train_judges(load_split(run.config.data, "train", stats=run.data_stats), CONTENT[args.data],
+                                  MOTION)
+            results["judge_seconds"] = time.perf_counter() - start
+            results["swaps"] = swap_measures(run.model, test, judges, CONTENT[args.data], MOTION, n=len(test),
+                                             seed=args.seed)
+        print(json.dumps({key: results[key]}, default=str), flush=True)
+    return results
+
+
+def likelihood_table(results: dict) -> str:
+    head = ["model", "−log p(x), nats/video", "nats/frame", "−ELBO, nats/video", "−ELBO, nats/frame", "KL", "AU",
+            "epochs", "training min", "evaluation min"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in MODELS:
+        r = results[key]
+        cells = [r["label"], f"{-r['log_likelihood']:,.1f}", f"{r['nats_per_frame']:.2f}", f"{-r['elbo']:,.1f}",
+                 f"{r['elbo_nats_per_frame']:.2f}", f"{r['kl']:.1f}", f"{r['active_units']} / {r['latent_dim']}",
+                 str(r["epochs"]), f"{r['train_minutes']:.2f}", f"{r['eval_minutes']:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def swap_table(s: dict, content: str) -> str:
+    """The judges' accuracies (%) on real, reconstructed, swapped and resampled test videos."""
+    pct = "{:.1f} %".format
+    rows = [("real test videos", pct(100 * s["content_real"]), pct(100 * s["motion_real"])),
+            ("reconstructions", pct(100 * s["content_recon"]), pct(100 * s["motion_recon"])),
+            ("swap: f of video a, z_1:T of video b (a's content, b's motion)", pct(100 * s["content_swap"]),
+             pct(100 * s["motion_swap"])),
+            ("f kept, z_1:T drawn from p(z_t | z_<t) (content kept)", pct(100 * s["content_new_motion"]), "—"),
+            ("z_1:T kept, f drawn from p(f) (motion kept)", "—", pct(100 * s["motion_new_content"])),
+            ("chance (the most frequent class)", pct(100 * s["content_chance"]), pct(100 * s["motion_chance"]))]
+    lines = [f"| videos | content judge ({content}) | motion judge ({MOTION}) |", "|---|---|---|"]
+    return "\n".join(lines + [f"| {a} | {b} | {c} |" for a, b, c in rows])
+
+
+def section(results: dict, args: argparse.Namespace, command: str) -> str:
+    from throughput import machine
+
+    first = results["dsae"]
+    budget = f"{args.max_minutes:g} minutes of training each" if args.max_minutes else f"{args.epochs} epochs each"
+    return (f"## {args.data}\n\nCommand: `{command}`  \nMachine: {machine()}; date {date.today()}.  \n{budget} (at "
+            f"most {args.epochs} epochs); test figures on {first['n']:,} random test videos, log p(x) by importance "
+            f"sampling with k = {first['k']}. KL is the test mean of KL(q || p) over all latents; AU counts the "
+            f"active units of the flat latent (f and every z_t).\n\n{likelihood_table(results)}\n\n"
+            f"### Content and motion, judged\n\nThe judges (softmax regression on pixel features, "
+            f"`vaekit.kinds.videos.measures`) were trained on the training videos in {results['judge_seconds']:.0f} s; "
+            "each swap pairs a test video with the next one in the draw.\n\n"
+            + swap_table(results["swaps"], CONTENT[args.data]))
+
+
+SMOKE = {"epochs": 1, "max_minutes": 0.0, "k": 4, "eval_limit": 16}
+SMOKE_DATA = {"subset": 120, "frames": 4, "image_size": 16}
+SMOKE_MODEL = {"channels_base": 4, "latent_dim": 2, "static_dim": 4, "rnn_hidden": 16}
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="moving-shapes", choices=sorted(CONTENT), help="default: moving-shapes")
+    p.add_argument("--max-minutes", type=float, default=5.0, help="training budget of each model (default: 5)")
+    p.add_argument("--epochs", type=int, default=200, help="the most epochs a model trains (default: 200)")
+    p.add_argument("--k", type=int, default=0, help="importance samples of log p(x) (default: 0 = the kind's "
+                   "eval_k, 500 for videos)")
+    p.add_argument("--eval-limit", type=int, default=512, help="random test videos measured (0 = all; default 512)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs", type=Path, default=None, help="a new folder for the run folders (default: a "
+                   "temporary folder, removed at the end)")
+    p.add_argument("--reuse", action="store_true", help="load the finished runs already in --runs instead of "
+                   "training them again")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    p.add_argument("--smoke", action="store_true", help="tiny videos, 1 epoch of small models, k = 4")
+    p.add_argument("--write", action="store_true", help="write the data set's section of --doc")
+    p.add_argument("--doc", type=Path, default=None, help="the page --write updates (default: "
+                   "docs/video_results.md; --smoke writes only to a --doc given)")
+    args = p.parse_args(argv)
+    if args.smoke:
+        for name, value in SMOKE.items():
+            setattr(args, name, value)
+        if args.write and args.doc is None:
+            p.error("--smoke --write needs an explicit --doc: smoke figures never go to docs/video_results.md")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run_all(args, args.runs or Path(tmp))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    data = "VAEKIT_DATA=../shared/data " if args.data == "moving-mnist" else ""
+    command = f"{data}.venv/bin/python benchmarks/videos.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    text = section(results, args, command)
+    print(text)
+    if args.write:
+        write_section(f"video-results-{args.data}", text, args.doc or DOC)
+    return results
+
+
+if __name__ == "__main__":
+    main()
