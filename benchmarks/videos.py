@@ -107,7 +107,7 @@ def swap_table(s: dict, content: str) -> str:
             ("reconstructions", pct(100 * s["content_recon"]), pct(100 * s["motion_recon"])),
             ("swap: f of video a, z_1:T of video b (a's content, b's motion)", pct(100 * s["content_swap"]),
              pct(100 * s["motion_swap"])),
-            ("f kept, z_1:T drawn from p(z_t | z_<t) (content kept)", pct(100 * s["content_new_motion"]), "—"),
+            ("f kept, z_1:T drawn from p(z_t \\| z_<t) (content kept)", pct(100 * s["content_new_motion"]), "—"),
             ("z_1:T kept, f drawn from p(f) (motion kept)", "—", pct(100 * s["motion_new_content"])),
             ("chance (the most frequent class)", pct(100 * s["content_chance"]), pct(100 * s["motion_chance"]))]
     lines = [f"| videos | content judge ({content}) | motion judge ({MOTION}) |", "|---|---|---|"]
