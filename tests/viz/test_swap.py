@@ -128,3 +128,19 @@ def test_the_sequential_vae_swaps_as_its_own_swap():
     frames = tiny_model(arch="frames")
     with pytest.raises(ConfigError, match="no static latent"):
         swap_grid(frames, x)
+
+
+@pytest.mark.parametrize("part", ["content", "motion"])
+def test_interpolating_one_part_keeps_the_other_of_the_first_video(part):
+    from vaekit.viz.swap import interpolate_part
+
+    model, x = FakeSequentialVAE(), flat_videos(VALUES)
+    rows = interpolate_part(model, x[:2], x[1:], 5, "linear", part)  # pairs (0, 1), (1, 2)
+    assert rows.shape == (2, 5, 4, 1, 8, 8)
+    for p in range(2):
+        a, b = VALUES[p], VALUES[p + 1]
+        torch.testing.assert_close(rows[p, 0], model.reconstruct(x[p:p + 1])[0])  # starts at the first video
+        end = expected_swap(b, a) if part == "content" else expected_swap(a, b)  # one part of the second's
+        torch.testing.assert_close(rows[p, -1][:, 0, 0, 0], end)
+        mid = rows[p, 2][:, 0, 0, 0]  # halfway: a linear path of the moving part alone
+        torch.testing.assert_close(mid, (expected_swap(a, a) + end) / 2)

@@ -35,6 +35,10 @@ def _add_interpolate(sub: Any, run_parser: Any) -> None:
     p.add_argument("--pairs", type=int, default=4, help="random pairs when --indices is not given (default: 4)")
     p.add_argument("--mode", default="slerp", choices=["linear", "slerp"], help="path (default: slerp)")
     p.add_argument("--steps", type=int, default=10, help="items per row, endpoints included (default: 10)")
+    p.add_argument("--part", default="auto", choices=["auto", "all", "content", "motion"],
+                   help="video models with a static latent: move the content f from the first video's to the "
+                   "second's while the first's motion stays (content), the motion z_1:T under the first's content "
+                   "(motion), or the whole code (all); auto: content for such models, all otherwise")
     p.set_defaults(func=cmd_interpolate)
 
 
@@ -222,6 +226,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     from vaekit.runs import load_run
     from vaekit.viz.common import load_items, shows
     from vaekit.viz.interpolate import check_steps, choose_pairs, interpolate_inputs, interpolate_prior
+    from vaekit.viz.swap import interpolate_part
 
     out = _items_out(args.out)
     check_steps(args.steps)
@@ -237,9 +242,26 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     else:
         pairs = choose_pairs(len(data), args.pairs, indices, args.seed)
         i0, i1 = [a for a, _ in pairs], [b for _, b in pairs]
-        rows = interpolate_inputs(run.model, data.x[i0], data.x[i1], args.steps, args.mode)
-        print(f"pairs of {args.split} items {', '.join(f'{a}-{b}' for a, b in pairs)}, {args.mode}")
+        part = _interpolation_part(run.model, args.part)
+        if part == "all":
+            rows = interpolate_inputs(run.model, data.x[i0], data.x[i1], args.steps, args.mode)
+        else:
+            rows = interpolate_part(run.model, data.x[i0], data.x[i1], args.steps, args.mode, part)
+        print(f"pairs of {args.split} items {', '.join(f'{a}-{b}' for a, b in pairs)}, {args.mode}"
+              + ("" if part == "all" else f", {part} only (the other part of the first item's code stays)"))
     save_rows(run, rows, out, shown)
+
+
+def _interpolation_part(model: Any, part: str) -> str:
+    """--part resolved for this model: content or motion alone only where the code splits into them."""
+    from vaekit.viz.swap import can_swap, check_swap
+
+    splits = can_swap(model) and getattr(model, "static_dim", 0) > 0
+    if part == "auto":
+        return "content" if splits else "all"
+    if part != "all":
+        check_swap(model)
+    return part
 
 
 def cmd_traverse(args: argparse.Namespace) -> None:

@@ -78,3 +78,30 @@ def input_swap_rows(model: Any, inputs: torch.Tensor, partners: torch.Tensor) ->
     as_motion = swapped(model, partners, inputs).transpose(0, 1)   # (N, K, *event): partner k, input's motion
     cells = torch.stack([as_content, as_motion], 1).flatten(0, 1)  # (2N, K, *event): the two rows of each input
     return _with_headers(cells, inputs.repeat_interleave(2, 0), partners)
+
+
+PARTS = ("all", "content", "motion")
+
+
+@torch.no_grad()
+def interpolate_part(model: Any, x0: torch.Tensor, x1: torch.Tensor, steps: int, mode: str, part: str
+                     ) -> torch.Tensor:
+    """Decoded paths between paired videos x0, x1 (P, *event) -> (P, steps, *event) along one part of the code:
+    "content" moves f from x0's to x1's while x0's motion z_1:T stays (x0's motion, x1's content at the end);
+    "motion" moves z_1:T while x0's f stays. Codes are posterior means; `mode` linear or slerp, as
+    `viz.interpolate.interpolate` (slerp over the moving part's coordinates)."""
+    from vaekit.viz.interpolate import interpolate
+
+    if part not in PARTS[1:]:
+        raise ConfigError(f"--part {part!r}: a video model interpolates its content or its motion alone")
+    check_swap(model)
+    (f0, zs0), (f1, zs1) = (model.split_latent(posterior_means(model, x)) for x in (x0, x1))
+    p = len(f0)
+    if part == "content":
+        f = interpolate(f0, f1, steps, mode)                                    # (P, steps, S)
+        zs = zs0[:, None].expand(p, steps, *zs0.shape[1:])                      # (P, steps, T, D)
+    else:
+        zs = interpolate(zs0.flatten(1), zs1.flatten(1), steps, mode).view(p, steps, *zs0.shape[1:])
+        f = f0[:, None].expand(p, steps, f0.shape[-1])
+    videos = decode(model, model.join_latent(f, zs).flatten(0, 1))              # (P steps, *event)
+    return videos.view(p, steps, *videos.shape[1:])
