@@ -14,7 +14,7 @@ def register(sub: Any) -> None:
     p = run_parser(sub, "evaluate", "test ELBO, importance-sampled log-likelihood, bits/dim, active units")
     p.add_argument("--split", default="test", help="val or test (default: test)")
     p.add_argument("--k", type=int, help="importance samples per data point (default: 5000 for images and "
-                   "arrays, 500 for sentences)")
+                   "arrays, 500 for sentences and videos)")
     p.add_argument("--limit", type=int, help="evaluate N items of the split drawn at random (seeded by --seed), "
                    "e.g. for a quick estimate (default: all)")
     p.add_argument("--batch-size", type=int, help="data points per batch (default: chosen for memory)")
