@@ -41,9 +41,10 @@ def kind_named(name: str) -> Kind:
 
 
 def with_kind_defaults(cfg: Any, given: Collection[str] | None = ()) -> Any:
-    """The `Config` with the model and data fields its data's kind sets otherwise (`Kind.model_defaults`:
-    sentences take --model lstm --likelihood categorical; `Kind.data_defaults`: tones take --subset 2000)
-    where they hold vaekit's defaults; changed in place, once: a config it has seen is returned as it is.
+    """The `Config` with the model, data and training fields its data's kind sets otherwise
+    (`Kind.model_defaults`: sentences take --model lstm --likelihood categorical; `Kind.data_defaults`: tones
+    take --subset 2000; `Kind.train_defaults`: videos take --batch-size 32) where they hold vaekit's defaults;
+    changed in place, once: a config it has seen is returned as it is.
     `given`: "section.field" names the user set (flags, a config file), kept even where they equal vaekit's
     default (`--model mlp` on sounds); None: every field was set (a saved run's config), nothing changes."""
     if getattr(cfg, APPLIED, False):
@@ -52,6 +53,7 @@ def with_kind_defaults(cfg: Any, given: Collection[str] | None = ()) -> Any:
         kind = kind_of(cfg.data.dataset)
         kind.fill_defaults(cfg.model, {n.split(".", 1)[1] for n in given if n.startswith("model.")})
         kind.fill_data_defaults(cfg.data, {n.split(".", 1)[1] for n in given if n.startswith("data.")})
+        kind.fill_train_defaults(cfg.train, {n.split(".", 1)[1] for n in given if n.startswith("train.")})
     setattr(cfg, APPLIED, True)
     return cfg
 

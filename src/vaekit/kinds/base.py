@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from vaekit.config import DataConfig, ModelConfig
+    from vaekit.config import DataConfig, ModelConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class Kind:
     model_defaults: ClassVar[dict[str, Any]] = {}
     # data config fields likewise (--subset ...): sounds hold their clips' waves in memory, so fewer tones
     data_defaults: ClassVar[dict[str, Any]] = {}
+    # and of the training config (--batch-size ...): a video is T frames, so fewer of them make a step
+    train_defaults: ClassVar[dict[str, Any]] = {}
     # the compiled training step and evaluation (vaekit.fast) trace one graph per batch shape: kinds whose
     # batches change shape every step (sentences cut to their longest item) run eagerly
     compiles: ClassVar[bool] = True
@@ -89,6 +91,10 @@ class Kind:
     def fill_data_defaults(self, data: DataConfig, given: Collection[str] = ()) -> None:
         """The same for the fields of a data config (`data_defaults`), called beside `fill_defaults`."""
         _fill(data, self.data_defaults, given)
+
+    def fill_train_defaults(self, train: TrainConfig, given: Collection[str] = ()) -> None:
+        """The same for the fields of a training config (`train_defaults`)."""
+        _fill(train, self.train_defaults, given)
 
     def init_model(self, model: nn.Module, data: Any) -> None:
         """Start the new model's p(x|z) near the training data's marginal (`GenerativeAPI.init_output_bias`:

@@ -35,6 +35,9 @@ class VideoKind(Kind):
     model_defaults: ClassVar[dict[str, Any]] = {"arch": "dsae", "latent_dim": 8, "rnn_hidden": 128}
     # a video is T frames: 4,000 videos of 8 frames 3 x 32 x 32 hold 390 MB as float32
     data_defaults: ClassVar[dict[str, Any]] = {"subset": 4000}
+    # a step of 32 videos is 256 frames: four times the steps of 128 videos for the same work, and a model
+    # needs several hundred steps before it tells the sprites' colours apart (docs/videos.md)
+    train_defaults: ClassVar[dict[str, Any]] = {"batch_size": 32}
     # a sample of a video costs T frames' decoding: k = 500, as for sentences (He et al. 2019); --k sets more
     eval_k = 500
     media_keys = ("image", "video")  # the explorer shows each video's frame strip and plays its animation
