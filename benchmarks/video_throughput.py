@@ -6,7 +6,7 @@
 Speed target: vaekit trains at >= 1.5x the frames/s of the textbook loop, as the median of interleaved rounds in
 one run. The model is the video kind's default `--model dsae` (per-frame convolutions 32-64-128 channels and
 hidden 400 to 128 features, a bidirectional LSTM of 128, f of 16, z_t of 8 under an LSTM prior of 128, the
-mirrored per-frame decoder, Bernoulli p(x|z)) on moving shapes (8 frames 3 x 32 x 32), batch 128, Adam 1e-3.
+mirrored per-frame decoder, Bernoulli p(x|z)) on moving shapes (8 frames 3 x 32 x 32), batch 32, Adam 1e-3.
 vaekit trains through its Trainer (the compiled step: its LSTMs unrolled over the frames, so the whole step is
 one graph). The textbook loop is the same layers written as tutorials write them, `nn.LSTM` (bidirectional)
 included, over a shuffling DataLoader of the same in-memory videos, `loss.backward(); opt.step()`. Each round
@@ -30,7 +30,7 @@ from docsection import write_section
 from throughput import TrainerLoop, machine
 from torch import nn
 
-B = 128
+B = 32  # the video kind's default batch: 32 videos, 256 frames of moving shapes a step
 SMOKE_DATA = {"subset": 200, "frames": 4, "image_size": 16}
 SMOKE_MODEL = {"channels_base": 4, "hidden": [16], "latent_dim": 2, "static_dim": 4, "rnn_hidden": 8}
 
