@@ -32,8 +32,10 @@ from texts import merged
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "video_results.md"
-CONTENT = {"moving-shapes": "shape", "moving-mnist": "digit"}  # the content judge's factor
-MOTION = "direction"                                             # the motion judge's factor
+# the factors judged, each with the features of what it is (vaekit.kinds.videos.measures)
+FACTORS = {"moving-shapes": {"shape": "content", "colour": "content", "scale": "content", "direction": "motion",
+                             "speed": "motion"},
+           "moving-mnist": {"digit": "content", "direction": "motion", "speed": "motion"}}
 MODELS = {"dsae": ("sequential VAE (f and z_t)", {}),
           "seq": ("without f (z_t only)", {"model": {"static_dim": 0}}),
           "frames": ("image VAE, frame by frame", {"model": {"arch": "frames"}})}
@@ -78,11 +80,9 @@ def run_all(args: argparse.Namespace, root: Path) -> dict:
                         **likelihood(run, test, args)}
         if key == "dsae":
             start = time.perf_counter()
-            judges = train_judges(load_split(run.config.data, "train", stats=run.data_stats), CONTENT[args.data],
-                                  MOTION)
+            judges = train_judges(load_split(run.config.data, "train", stats=run.data_stats), FACTORS[args.data])
             results["judge_seconds"] = time.perf_counter() - start
-            results["swaps"] = swap_measures(run.model, test, judges, CONTENT[args.data], MOTION, n=len(test),
-                                             seed=args.seed)
+            results["swaps"] = swap_measures(run.model, test, judges, n=len(test), seed=args.seed)
         print(json.dumps({key: results[key]}, default=str), flush=True)
     return results
 
@@ -100,18 +100,18 @@ def likelihood_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def swap_table(s: dict, content: str) -> str:
-    """The judges' accuracies (%) on real, reconstructed, swapped and resampled test videos."""
-    pct = "{:.1f} %".format
-    rows = [("real test videos", pct(100 * s["content_real"]), pct(100 * s["motion_real"])),
-            ("reconstructions", pct(100 * s["content_recon"]), pct(100 * s["motion_recon"])),
-            ("swap: f of video a, z_1:T of video b (a's content, b's motion)", pct(100 * s["content_swap"]),
-             pct(100 * s["motion_swap"])),
-            ("f kept, z_1:T drawn from p(z_t \\| z_<t) (content kept)", pct(100 * s["content_new_motion"]), "—"),
-            ("z_1:T kept, f drawn from p(f) (motion kept)", "—", pct(100 * s["motion_new_content"])),
-            ("chance (the most frequent class)", pct(100 * s["content_chance"]), pct(100 * s["motion_chance"]))]
-    lines = [f"| videos | content judge ({content}) | motion judge ({MOTION}) |", "|---|---|---|"]
-    return "\n".join(lines + [f"| {a} | {b} | {c} |" for a, b, c in rows])
+def swap_table(swaps: dict) -> str:
+    """Each factor's judge's accuracy (%) on real, reconstructed, swapped and resampled test videos."""
+    names = list(swaps)
+    rows = [("real test videos", "real"), ("reconstructions", "recon"),
+            ("swap: f of video a, z_1:T of video b (content: a's; motion: b's)", "swap"),
+            ("resampled: z_1:T drawn from p(z_t \\| z_<t) (content kept) / f from p(f) (motion kept)", "kept"),
+            ("chance (the most frequent class)", "chance")]
+    head = [f"{n} ({swaps[n]['what']})" for n in names]
+    lines = ["| videos | " + " | ".join(head) + " |", "|---|" + "---|" * len(names)]
+    for label, key in rows:
+        lines.append(f"| {label} | " + " | ".join(f"{100 * swaps[n][key]:.1f} %" for n in names) + " |")
+    return "\n".join(lines)
 
 
 def section(results: dict, args: argparse.Namespace, command: str) -> str:
@@ -123,10 +123,9 @@ def section(results: dict, args: argparse.Namespace, command: str) -> str:
             f"most {args.epochs} epochs); test figures on {first['n']:,} random test videos, log p(x) by importance "
             f"sampling with k = {first['k']}. KL is the test mean of KL(q || p) over all latents; AU counts the "
             f"active units of the flat latent (f and every z_t).\n\n{likelihood_table(results)}\n\n"
-            f"### Content and motion, judged\n\nThe judges (softmax regression on pixel features, "
-            f"`vaekit.kinds.videos.measures`) were trained on the training videos in {results['judge_seconds']:.0f} s; "
-            "each swap pairs a test video with the next one in the draw.\n\n"
-            + swap_table(results["swaps"], CONTENT[args.data]))
+            f"### Content and motion, judged\n\nOne judge per factor (softmax regression on pixel features, "
+            f"`vaekit.kinds.videos.measures`), trained on the training videos in {results['judge_seconds']:.0f} s; "
+            "each swap pairs a test video with the next one in the draw.\n\n" + swap_table(results["swaps"]))
 
 
 SMOKE = {"epochs": 1, "max_minutes": 0.0, "k": 4, "eval_limit": 16}
@@ -136,7 +135,7 @@ SMOKE_MODEL = {"channels_base": 4, "latent_dim": 2, "static_dim": 4, "rnn_hidden
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="moving-shapes", choices=sorted(CONTENT), help="default: moving-shapes")
+    p.add_argument("--data", default="moving-shapes", choices=sorted(FACTORS), help="default: moving-shapes")
     p.add_argument("--max-minutes", type=float, default=5.0, help="training budget of each model (default: 5)")
     p.add_argument("--epochs", type=int, default=200, help="the most epochs a model trains (default: 200)")
     p.add_argument("--k", type=int, default=0, help="importance samples of log p(x) (default: 0 = the kind's "

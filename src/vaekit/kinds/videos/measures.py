@@ -11,10 +11,12 @@ so that they owe nothing to the models they judge:
   steps between frames in units of the frame side.
 Both are translation-invariant in the way their factor needs, and neither sees a latent.
 
-`swap_measures` then asks, for pairs (a, b) of test videos: does the video decoded from f of a and z_1:T of b
-show a's content (content judge) and b's motion (motion judge)? And with f kept and z_1:T drawn anew from the
-prior, is the content kept; with z_1:T kept and f drawn anew, is the motion kept? Beside them, the judges'
-accuracies on the real test videos and on their reconstructions bound what a model can reach.
+One judge per factor judged (`train_judges`: shape, colour, scale with content features; direction and speed with
+motion features). `swap_measures` then asks, for pairs (a, b) of test videos: does the video decoded from f of
+a and z_1:T of b show a's content (the content judges) and b's motion (the motion judges)? And with f kept and
+z_1:T drawn anew from the prior, is the content kept; with z_1:T kept and f drawn anew, is the motion kept?
+Beside them, the judges' accuracies on the real test videos and on their reconstructions bound what a model
+can reach.
 """
 
 from __future__ import annotations
@@ -121,43 +123,50 @@ def factor_labels(data: Any, name: str) -> torch.Tensor:
     return data.factors[:, names.index(name)].long()
 
 
-def train_judges(train: Any, content: str, motion: str) -> dict[str, VideoJudge]:
-    """A content judge of factor `content` and a motion judge of factor `motion`, trained on real videos."""
+def train_judges(train: Any, factors: dict[str, str]) -> dict[str, VideoJudge]:
+    """One judge per factor, trained on real videos: `factors` maps a factor's name to "content" or "motion",
+    which picks the judge's features."""
     judges = {}
-    for what, name in (("content", content), ("motion", motion)):
+    for name, what in factors.items():
         labels = factor_labels(train, name)
-        judges[what] = VideoJudge.fit(what, train.x, labels, int(labels.max()) + 1)
+        judges[name] = VideoJudge.fit(what, train.x, labels, int(labels.max()) + 1)
     return judges
 
 
 @torch.no_grad()
-def swap_measures(model: Any, test: Any, judges: dict[str, VideoJudge], content: str, motion: str,
-                  n: int = 512, seed: int = 0, batch: int = 128) -> dict[str, float]:
-    """The judges' accuracies (in [0, 1]) on `n` test videos: real, reconstructed, swapped (f of a with z of b:
-    content of a, motion of b), with z_1:T resampled (content kept) and with f resampled (motion kept); and
-    the chance levels (the most frequent class's share)."""
-    gen = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(test), generator=gen)[:n]
-    x = test.x[idx]
-    c, m = factor_labels(test, content)[idx], factor_labels(test, motion)[idx]
-    partner = torch.roll(torch.arange(len(idx)), 1)  # b of a: the next video in the draw
+def judged_videos(model: Any, x: torch.Tensor, partner: torch.Tensor, generator: torch.Generator,
+                  batch: int = 128) -> dict[str, torch.Tensor]:
+    """What the judges look at, for videos x (N, T, C, H, W) and each one's swap partner (N,) (indices into x):
+    reconstructions, swaps (f of x, z_1:T of its partner), z_1:T drawn anew (f kept), f drawn anew (z kept)."""
     out: dict[str, list[torch.Tensor]] = {"recon": [], "swap": [], "new_motion": [], "new_content": []}
-    for s in range(0, len(idx), batch):
+    for s in range(0, len(x), batch):
         xa, xb = x[s:s + batch], x[partner[s:s + batch]]
         out["recon"].append(model.reconstruct(xa))
         out["swap"].append(model.swap(xa, xb))
-        mean = model.encode(xa).mean
-        out["new_motion"].append(model.decode(model.sample_motion(model.split_latent(mean)[0], gen)))
-        out["new_content"].append(model.decode(model.sample_content(model.split_latent(mean)[1], gen)))
-    v = {k: torch.cat(parts) for k, parts in out.items()}
-    jc, jm = judges["content"], judges["motion"]
-    return {"content_real": jc.accuracy(x, c), "motion_real": jm.accuracy(x, m),
-            "content_recon": jc.accuracy(v["recon"], c), "motion_recon": jm.accuracy(v["recon"], m),
-            "content_swap": jc.accuracy(v["swap"], c), "motion_swap": jm.accuracy(v["swap"], m[partner]),
-            "content_new_motion": jc.accuracy(v["new_motion"], c),
-            "motion_new_content": jm.accuracy(v["new_content"], m),
-            "content_chance": _chance(c), "motion_chance": _chance(m)}
+        f, zs = model.split_latent(model.encode(xa).mean)
+        out["new_motion"].append(model.decode(model.sample_motion(f, generator)))
+        out["new_content"].append(model.decode(model.sample_content(zs, generator)))
+    return {k: torch.cat(parts) for k, parts in out.items()}
 
 
-def _chance(labels: torch.Tensor) -> float:
-    return float(torch.bincount(labels).max()) / len(labels)
+@torch.no_grad()
+def swap_measures(model: Any, test: Any, judges: dict[str, VideoJudge], n: int = 512, seed: int = 0
+                  ) -> dict[str, dict[str, Any]]:
+    """Per factor judged, its judge's accuracy (in [0, 1]) on `n` random test videos: `real`, `recon`
+    (reconstructions), `swap` (f of video a with z_1:T of video b: a content judge must name a's factor, a
+    motion judge b's), `kept` (a content judge on videos whose z_1:T were drawn anew, a motion judge on videos
+    whose f was: the factor must stay), and `chance` (the most frequent class's share)."""
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(test), generator=gen)[:n]
+    x = test.x[idx]
+    partner = torch.roll(torch.arange(len(idx)), 1)  # b of a: the next video in the draw
+    v = judged_videos(model, x, partner, gen)
+    out = {}
+    for name, judge in judges.items():
+        labels = factor_labels(test, name)[idx]
+        content = judge.what == "content"
+        out[name] = {"what": judge.what, "real": judge.accuracy(x, labels), "recon": judge.accuracy(v["recon"], labels),
+                     "swap": judge.accuracy(v["swap"], labels if content else labels[partner]),
+                     "kept": judge.accuracy(v["new_motion" if content else "new_content"], labels),
+                     "chance": float(torch.bincount(labels).max()) / len(labels)}
+    return out
