@@ -7,8 +7,8 @@ so that they owe nothing to the models they judge:
   centre of mass sits in the middle, averaged over the frames (the object without its path), the radial
   profile of the mass around the centre (rotation-invariant, for rotating sprites) and the foreground's mean
   colour and area;
-- the **motion** judge (how it moves: the start direction) reads the path of the centre of mass, its T - 1
-  steps between frames in units of the frame side.
+- the **motion** judges (how it moves: the start direction, the speed) read the path of the centre of mass, its
+  T - 1 steps between frames in units of the frame side, with their sizes.
 Both are translation-invariant in the way their factor needs, and neither sees a latent.
 
 One judge per factor judged (`train_judges`: shape, colour, scale with content features; direction and speed with
@@ -48,10 +48,14 @@ def centres(videos: torch.Tensor) -> torch.Tensor:
 
 
 def motion_features(videos: torch.Tensor) -> torch.Tensor:
-    """(N, 2 (T - 1)) the steps of the centre of mass between frames, over the frame side."""
+    """(N, 5 (T - 1)) the steps of the centre of mass between frames, over the frame side: each step's two
+    components (its direction), their sizes and the larger of them (its speed, whatever the direction: a
+    linear judge cannot take the size of a signed step itself)."""
     _check(videos)
     path = centres(videos) / videos.shape[-1]  # (N, T, 2)
-    return (path[:, 1:] - path[:, :-1]).flatten(1)
+    steps = path[:, 1:] - path[:, :-1]  # (N, T - 1, 2)
+    size = steps.abs()
+    return torch.cat([steps.flatten(1), size.flatten(1), size.amax(-1)], 1)
 
 
 def content_features(videos: torch.Tensor) -> torch.Tensor:
