@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 
 import sound_judging as sj
 import torch
-from docsection import write_section
+from results_cli import add_output_args, parse_with_smoke, run_and_write
 from texts import merged
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,40 +242,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-limit", type=int, default=0, help="random test clips measured (default: 0 = all)")
     p.add_argument("--samples-per-class", type=int, default=10, help="samples of the conditional model judged, "
                    "per class (default: 10)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--runs", type=Path, default=None, help="a new folder for the run folders (default: a "
-                   "temporary folder, removed at the end)")
-    p.add_argument("--reuse", action="store_true", help="load the finished runs already in --runs instead of "
-                   "training them again")
-    p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
-    p.add_argument("--smoke", action="store_true", help="tones of 0.25 s at 8 kHz, 2 epochs of small models, k = 5")
-    p.add_argument("--write", action="store_true", help="write the section of --doc")
-    p.add_argument("--doc", type=Path, default=None, help="the page --write updates (default: "
-                   "docs/sound_results.md; --smoke writes only to a --doc given)")
-    args = p.parse_args(argv)
-    if args.smoke:
-        for name, value in SMOKE.items():
-            setattr(args, name, value)
-        if args.write and args.doc is None:
-            p.error("--smoke --write needs an explicit --doc: smoke figures never go to docs/sound_results.md")
-    return args
+    add_output_args(p, "docs/sound_results.md", "tones of 0.25 s at 8 kHz, 2 epochs of small models, k = 5")
+    return parse_with_smoke(p, argv, SMOKE, "docs/sound_results.md")
 
 
 def main(argv: list[str] | None = None) -> dict:
-    import sys
-
     args = parse(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        results = run_all(args, args.runs or Path(tmp))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
-    data = "VAEKIT_DATA=../shared/data " if args.data == "spoken-digits" else ""
-    command = f"{data}.venv/bin/python benchmarks/sounds.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = section(results, args, command)
-    print(text)
-    if args.write:
-        write_section(SECTION, text, args.doc or DOC)
-    return results
+    return run_and_write(args, argv, run_all, section, "sounds.py", args.data == "spoken-digits", SECTION, DOC)
 
 
 if __name__ == "__main__":

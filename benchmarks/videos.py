@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from docsection import write_section
+from results_cli import add_output_args, parse_with_smoke, run_and_write
 from sounds import trained
 from texts import merged
 
@@ -141,38 +139,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--k", type=int, default=0, help="importance samples of log p(x) (default: 0 = the kind's "
                    "eval_k, 500 for videos)")
     p.add_argument("--eval-limit", type=int, default=512, help="random test videos measured (0 = all; default 512)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--runs", type=Path, default=None, help="a new folder for the run folders (default: a "
-                   "temporary folder, removed at the end)")
-    p.add_argument("--reuse", action="store_true", help="load the finished runs already in --runs instead of "
-                   "training them again")
-    p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
-    p.add_argument("--smoke", action="store_true", help="tiny videos, 1 epoch of small models, k = 4")
-    p.add_argument("--write", action="store_true", help="write the data set's section of --doc")
-    p.add_argument("--doc", type=Path, default=None, help="the page --write updates (default: "
-                   "docs/video_results.md; --smoke writes only to a --doc given)")
-    args = p.parse_args(argv)
-    if args.smoke:
-        for name, value in SMOKE.items():
-            setattr(args, name, value)
-        if args.write and args.doc is None:
-            p.error("--smoke --write needs an explicit --doc: smoke figures never go to docs/video_results.md")
-    return args
+    add_output_args(p, "docs/video_results.md", "tiny videos, 1 epoch of small models, k = 4")
+    return parse_with_smoke(p, argv, SMOKE, "docs/video_results.md")
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        results = run_all(args, args.runs or Path(tmp))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
-    data = "VAEKIT_DATA=../shared/data " if args.data == "moving-mnist" else ""
-    command = f"{data}.venv/bin/python benchmarks/videos.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = section(results, args, command)
-    print(text)
-    if args.write:
-        write_section(f"video-results-{args.data}", text, args.doc or DOC)
-    return results
+    return run_and_write(args, argv, run_all, section, "videos.py", args.data == "moving-mnist",
+                         f"video-results-{args.data}", DOC)
 
 
 if __name__ == "__main__":

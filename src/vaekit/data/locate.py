@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from vaekit.errors import DataError
@@ -40,3 +40,15 @@ def class_folders(root: Path, wanted: Callable[[Path], bool], what: str
         return sorted(p for p in root.iterdir() if wanted(p)), None, None
     except OSError as e:  # a subfolder without read permission, a file vanishing while listed
         raise DataError(f"cannot list {what} {root}: {e.strerror or e} ({e.filename})") from None
+
+
+def labelled_files(root: Path, suffixes: Collection[str], what: str, noun: str
+                   ) -> tuple[list[Path], list[int] | None, list[str] | None]:
+    """`class_folders` of the files under `root` whose suffix (lower case) is one of `suffixes`, refusing a
+    root that is not a folder or holds none: `what` names the folder ("image folder"), `noun` its files."""
+    if not root.is_dir():
+        raise DataError(f"{what} {root} does not exist or is not a folder")
+    files, labels, classes = class_folders(root, lambda p: p.is_file() and p.suffix.lower() in suffixes, what)
+    if not files:
+        raise DataError(f"{what} {root} has no {noun} ({', '.join(sorted(suffixes))})")
+    return files, labels, classes

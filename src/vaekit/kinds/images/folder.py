@@ -24,15 +24,9 @@ EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
     """Image files under root (sorted); with class subfolders also their labels and class names."""
-    from vaekit.data.locate import class_folders
+    from vaekit.data.locate import labelled_files
 
-    if not root.is_dir():
-        raise DataError(f"image folder {root} does not exist or is not a folder")
-    files, labels, classes = class_folders(root, lambda p: p.is_file() and p.suffix.lower() in EXTENSIONS,
-                                           "image folder")
-    if not files:
-        raise DataError(f"image folder {root} has no images ({', '.join(sorted(EXTENSIONS))})")
-    return files, labels, classes
+    return labelled_files(root, EXTENSIONS, "image folder", "images")
 
 
 def read_image(path: Path, size: int, channels: int) -> np.ndarray:

@@ -37,15 +37,9 @@ LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2 luma, as Pillow's convert("L")
 
 def list_videos(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
     """The .gif / .mp4 files under root (sorted); with class subfolders also their labels and class names."""
-    from vaekit.data.locate import class_folders
+    from vaekit.data.locate import labelled_files
 
-    if not root.is_dir():
-        raise DataError(f"video folder {root} does not exist or is not a folder")
-    files, labels, classes = class_folders(root, lambda p: p.is_file() and p.suffix.lower() in VIDEO_FILES,
-                                           "video folder")
-    if not files:
-        raise DataError(f"video folder {root} has no videos ({', '.join(VIDEO_FILES)})")
-    return files, labels, classes
+    return labelled_files(root, VIDEO_FILES, "video folder", "videos")
 
 
 def frame_indices(n: int | None, frames: int, sampling: str, path: Path) -> list[int]:

@@ -1,0 +1,55 @@
+"""What the results benchmarks (sounds.py, videos.py) share: their output options, the smoke settings, and the
+end of a run (the JSON figures, the command that made them, the page's section)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from docsection import write_section
+
+
+def add_output_args(p: argparse.ArgumentParser, doc: str, smoke: str) -> None:
+    """--seed, --runs, --reuse, --json, --smoke (`smoke` says what it runs), --write and --doc (default `doc`)."""
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs", type=Path, default=None, help="a new folder for the run folders (default: a "
+                   "temporary folder, removed at the end)")
+    p.add_argument("--reuse", action="store_true", help="load the finished runs already in --runs instead of "
+                   "training them again")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    p.add_argument("--smoke", action="store_true", help=smoke)
+    p.add_argument("--write", action="store_true", help="write the section of --doc")
+    p.add_argument("--doc", type=Path, default=None, help=f"the page --write updates (default: {doc}; --smoke "
+                   "writes only to a --doc given)")
+
+
+def parse_with_smoke(p: argparse.ArgumentParser, argv: list[str] | None, smoke: dict, doc: str) -> argparse.Namespace:
+    """The arguments, with `smoke`'s settings under --smoke, whose figures never go to the default page."""
+    args = p.parse_args(argv)
+    if args.smoke:
+        for name, value in smoke.items():
+            setattr(args, name, value)
+        if args.write and args.doc is None:
+            p.error(f"--smoke --write needs an explicit --doc: smoke figures never go to {doc}")
+    return args
+
+
+def run_and_write(args: argparse.Namespace, argv: list[str] | None, run_all: Callable[..., dict],
+                  section: Callable[..., str], script: str, data_env: bool, name: str, doc: Path) -> dict:
+    """Run every model (`run_all(args, root)`), write the JSON figures (--json), print the page's section and
+    write it (--write) under `name`; the section's command is `script`'s with the arguments given."""
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run_all(args, args.runs or Path(tmp))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    env = "VAEKIT_DATA=../shared/data " if data_env else ""
+    command = f"{env}.venv/bin/python benchmarks/{script} " + " ".join(sys.argv[1:] if argv is None else argv)
+    text = section(results, args, command)
+    print(text)
+    if args.write:
+        write_section(name, text, args.doc or doc)
+    return results
