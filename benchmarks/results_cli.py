@@ -38,6 +38,20 @@ def parse_with_smoke(p: argparse.ArgumentParser, argv: list[str] | None, smoke: 
     return args
 
 
+def figure_args(argv: list[str]) -> list[str]:
+    """The arguments that shape the figures: without --runs, --json (where things are kept) and --reuse (runs
+    trained earlier by the same command), so that the page's command reproduces its figures anywhere."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--runs", "--json"):
+            skip = True
+        elif a != "--reuse" and not a.startswith(("--runs=", "--json=")):
+            out.append(a)
+    return out
+
+
 def run_and_write(args: argparse.Namespace, argv: list[str] | None, run_all: Callable[..., dict],
                   section: Callable[..., str], script: str, data_env: bool, name: str, doc: Path) -> dict:
     """Run every model (`run_all(args, root)`), write the JSON figures (--json), print the page's section and
@@ -47,7 +61,8 @@ def run_and_write(args: argparse.Namespace, argv: list[str] | None, run_all: Cal
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
     env = "VAEKIT_DATA=../shared/data " if data_env else ""
-    command = f"{env}.venv/bin/python benchmarks/{script} " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = f"{env}.venv/bin/python benchmarks/{script} " + " ".join(figure_args(sys.argv[1:] if argv is None
+                                                                                  else argv))
     text = section(results, args, command)
     print(text)
     if args.write:
