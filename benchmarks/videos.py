@@ -41,6 +41,8 @@ MODELS = {"dsae": ("sequential VAE (f and z_t)", {}),
 
 def base_config(args: argparse.Namespace) -> dict:
     data: dict[str, Any] = {"dataset": args.data, **(SMOKE_DATA if args.smoke else {})}
+    if args.data == "moving-mnist":  # binary frames: the Bernoulli p(x|z) is then a mass and log p(x) a code length
+        data["binarize"] = "static"
     train = {"epochs": args.epochs, "max_minutes": args.max_minutes, "seed": args.seed, "progress": False,
              "report": False, "compile": not args.smoke}
     return {"data": data, "model": dict(SMOKE_MODEL) if args.smoke else {}, "train": train}
@@ -117,10 +119,11 @@ def section(results: dict, args: argparse.Namespace, command: str) -> str:
 
     first = results["dsae"]
     budget = f"{args.max_minutes:g} minutes of training each" if args.max_minutes else f"{args.epochs} epochs each"
+    binary = ", frames binarized at 0.5 (`--binarize static`)" if args.data == "moving-mnist" else ""
     return (f"## {args.data}\n\nCommand: `{command}`  \nMachine: {machine()}; date {date.today()}.  \n{budget} (at "
-            f"most {args.epochs} epochs); test figures on {first['n']:,} random test videos, log p(x) by importance "
-            f"sampling with k = {first['k']}. KL is the test mean of KL(q || p) over all latents; AU counts the "
-            f"active units of the flat latent (f and every z_t).\n\n{likelihood_table(results)}\n\n"
+            f"most {args.epochs} epochs){binary}; test figures on {first['n']:,} random test videos, log p(x) by "
+            f"importance sampling with k = {first['k']}. KL is the test mean of KL(q || p) over all latents; AU "
+            f"counts the active units of the flat latent (f and every z_t).\n\n{likelihood_table(results)}\n\n"
             f"### Content and motion, judged\n\nOne judge per factor (softmax regression on pixel features, "
             f"`vaekit.kinds.videos.measures`), trained on the training videos in {results['judge_seconds']:.0f} s; "
             "each swap pairs a test video with the next one in the draw.\n\n" + swap_table(results["swaps"]))
