@@ -18,13 +18,14 @@ from vaekit.model import build_model
 def test_every_data_set_has_one_kind():
     names = dataset_names()
     assert set(names) == {"shapes", "mnist", "folder", "array", "text-shapes", "yelp", "text", "tones",
-                          "spoken-digits", "audio"}
+                          "spoken-digits", "audio", "moving-shapes", "moving-mnist", "video"}
     assert len(names) == len(set(names))
     assert kind_of("mnist").name == "images" and kind_of("array").name == "arrays"
     assert kind_of("yelp").name == "texts" and kind_named("texts") is kind_of("text-shapes")
-    assert kind_of("spoken-digits").name == "sounds"
+    assert kind_of("spoken-digits").name == "sounds" and kind_of("moving-mnist").name == "videos"
     with pytest.raises(ConfigError, match="--data 'nope' is not one of shapes, mnist, folder, array, text-shapes, "
-                                          "yelp, text, tones, spoken-digits, audio"):
+                                          "yelp, text, tones, spoken-digits, audio, moving-shapes, moving-mnist, "
+                                          "video"):
         kind_of("nope")
     with pytest.raises(ConfigError, match="no kind of data is named 'audio'"):
         kind_named("audio")  # a data set, not a kind

@@ -30,7 +30,8 @@ def test_every_model_is_measured_and_the_page_gets_its_tables(smoke):
     for key in videos.MODELS:
         r = results[key]
         assert r["nats_per_frame"] == pytest.approx(-r["log_likelihood"] / 4)  # smoke videos: 4 frames
-        assert r["log_likelihood"] >= r["elbo"] - 1e-6
+        # k = 4 on an untrained model whose q is near p: the bound is tight, the draws' noise ~0.01 nats
+        assert r["log_likelihood"] >= r["elbo"] - 0.1
     assert results["frames"]["latent_dim"] == 4 * 2 and results["dsae"]["latent_dim"] == 4 + 4 * 2
     assert set(results["swaps"]) == set(videos.FACTORS["moving-shapes"])
     assert all(0 <= v <= 1 for s in results["swaps"].values() for k, v in s.items() if k != "what")

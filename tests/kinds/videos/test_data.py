@@ -16,7 +16,8 @@ from tests.kinds.images.conftest import N_TRAIN_SMALL, fake_mnist
 from vaekit.config import DataConfig
 from vaekit.errors import DataError
 from vaekit.kinds.images import mnist
-from vaekit.kinds.videos.loading import VideoData, load_video_split
+from vaekit.kinds.videos.items import VideoData
+from vaekit.kinds.videos.loading import load_video_split
 from vaekit.kinds.videos.moving import bounce
 
 # written out independently of vaekit.kinds.videos.moving: compass directions counter-clockwise from east

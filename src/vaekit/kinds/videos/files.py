@@ -193,7 +193,7 @@ def npy_videos(arr: np.ndarray, path: Path, idx: np.ndarray, frames: int, channe
 def shape_for(cfg: Any, stats: dict | None, arr: np.ndarray | None = None) -> tuple[int, int, int]:
     """(T, C, S) to read videos to: the training split's (`stats`), else --frames, --channels and --image-size,
     whose defaults are a .npy's own frames, channels and (square) side, else 8, 3 and 64."""
-    from vaekit.kinds.videos.loading import event_shape_of, frames_of, size_of
+    from vaekit.kinds.videos.items import event_shape_of, frames_of, size_of
 
     if stats is not None:
         t, c, s, _ = event_shape_of(stats)
@@ -206,7 +206,7 @@ def shape_for(cfg: Any, stats: dict | None, arr: np.ndarray | None = None) -> tu
 
 def load_video_files(cfg: Any, split: str, stats: dict | None = None) -> Any:
     """The split (`split_indices` of --data-seed) of --data-dir: a folder of .gif / .mp4 files or a .npy."""
-    from vaekit.kinds.videos.loading import VideoData, binarized
+    from vaekit.kinds.videos.items import VideoData, binarized
 
     root = Path(cfg.data_dir or "")
     if root.is_file() and root.suffix.lower() == ".npy":
@@ -241,7 +241,7 @@ def _split(n: int, cfg: Any, split: str, root: Path) -> np.ndarray:
 def read_path(path: Path, frames: int, channels: int, size: int, sampling: str) -> Any:
     """Every video of a .gif / .mp4 file, a folder of them or a .npy, read to (T, C, S): `VideoData` with the
     folder's class labels (indices into its own sorted class names), grey or colour as read."""
-    from vaekit.kinds.videos.loading import VideoData
+    from vaekit.kinds.videos.items import VideoData
 
     if path.is_dir():
         files, labels, classes = list_videos(path)

@@ -94,7 +94,7 @@ def render_videos(codes: np.ndarray, start: np.ndarray, frames: int, size: int) 
 
 def load_moving_shapes(cfg: Any, split: str, stats: dict | None = None) -> Any:
     """The split's videos of --subset moving sprites drawn from --data-seed (`VideoData`)."""
-    from vaekit.kinds.videos.loading import VideoData, binarized, frames_of, size_of
+    from vaekit.kinds.videos.items import VideoData, binarized, frames_of, size_of
 
     frames, size = frames_of(cfg), size_of(cfg)
     if cfg.subset < 3:

@@ -200,7 +200,7 @@ def videos_of(cfg: Any, split: str, frames: int, size: int) -> tuple[np.ndarray,
 
 def load_moving_mnist(cfg: Any, split: str, stats: dict | None = None) -> Any:
     """The split's moving-MNIST videos (`VideoData`), grey or thresholded at 0.5 (--binarize static)."""
-    from vaekit.kinds.videos.loading import VideoData, binarized, frames_of, size_of
+    from vaekit.kinds.videos.items import VideoData, binarized, frames_of, size_of
 
     frames, size = frames_of(cfg), size_of(cfg)
     x8, codes = videos_of(cfg, split, frames, size)
