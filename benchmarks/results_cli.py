@@ -7,10 +7,34 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from docsection import write_section
+
+
+def train_settings(args: argparse.Namespace) -> dict:
+    """The [train] section every model of a results benchmark shares: the budget, the seed, no pictures."""
+    return {"epochs": args.epochs, "max_minutes": args.max_minutes, "seed": args.seed, "progress": False,
+            "report": False, "compile": not args.smoke}
+
+
+def likelihood(run: Any, test: Any, args: argparse.Namespace, unit: str) -> dict:
+    """Test log p(x) (nats per item and in the kind's `unit`, e.g. "nats_per_frame"), ELBO, KL and active units
+    of one model, at k = --k or the kind's eval_k."""
+    from vaekit.evaluation import evaluate
+    from vaekit.kinds import kind_of
+
+    k = args.k or kind_of(run.config.data.dataset).eval_k
+    start = time.perf_counter()
+    res = evaluate(run.model, test, k=k, progress=False, seed=args.seed, compile=not args.smoke)
+    epochs = max((r.get("epoch", 0) for r in run.metrics if r.get("kind") == "epoch"), default=0)
+    return {"log_likelihood": res["log_likelihood"], unit: res[unit], "elbo": res["elbo"],
+            f"elbo_{unit}": res[f"elbo_{unit}"], "kl": sum(res["kl_per_dim"]), "active_units": res["active_units"],
+            "latent_dim": res["latent_dim"], "k": k, "n": res["n"], "epochs": epochs,
+            "eval_minutes": (time.perf_counter() - start) / 60}
 
 
 def add_output_args(p: argparse.ArgumentParser, doc: str, smoke: str) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 import sound_judging as sj
 import torch
-from results_cli import add_output_args, parse_with_smoke, run_and_write
+from results_cli import add_output_args, likelihood, parse_with_smoke, run_and_write, train_settings
 from texts import merged
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,24 +49,8 @@ def models(args: argparse.Namespace) -> dict[str, tuple[str, dict]]:
 def base_config(args: argparse.Namespace) -> dict:
     data: dict[str, Any] = {"dataset": args.data, **SMOKE_DATA} if args.smoke else {"dataset": args.data}
     model = dict(SMOKE_MODEL) if args.smoke else {}
-    train = {"epochs": args.epochs, "max_minutes": args.max_minutes, "seed": args.seed, "progress": False,
-             "report": False, "compile": not args.smoke}
+    train = train_settings(args)
     return {"data": data, "model": model, "train": train}
-
-
-def likelihood(run: Any, test: Any, args: argparse.Namespace) -> dict:
-    """Test log p(x) (nats per clip and per bin), ELBO, KL and active units of one model."""
-    from vaekit.evaluation import evaluate
-    from vaekit.kinds import kind_of
-
-    k = args.k or kind_of(run.config.data.dataset).eval_k
-    start = time.perf_counter()
-    res = evaluate(run.model, test, k=k, progress=False, seed=args.seed, compile=not args.smoke)
-    epochs = max((r.get("epoch", 0) for r in run.metrics if r.get("kind") == "epoch"), default=0)
-    return {"log_likelihood": res["log_likelihood"], "nats_per_bin": res["nats_per_bin"], "elbo": res["elbo"],
-            "elbo_nats_per_bin": res["elbo_nats_per_bin"], "kl": sum(res["kl_per_dim"]),
-            "active_units": res["active_units"], "latent_dim": res["latent_dim"], "k": k, "n": res["n"],
-            "epochs": epochs, "eval_minutes": (time.perf_counter() - start) / 60}
 
 
 def test_clips(run: Any, args: argparse.Namespace) -> tuple[Any, torch.Tensor, Any]:
@@ -118,7 +102,7 @@ def run_all(args: argparse.Namespace, root: Path) -> dict:
                                          generator=torch.Generator().manual_seed(0))
             results["floor"] = floor
         results[key] = {"label": label, "overrides": overrides, "train_minutes": minutes,
-                        **likelihood(run, test, args), **measure(key, run, test, clips, shared, args)}
+                        **likelihood(run, test, args, "nats_per_bin"), **measure(key, run, test, clips, shared, args)}
         print(json.dumps({key: {k: v for k, v in results[key].items() if k != "judged"}}, default=str), flush=True)
     results["references"] = references(shared)
     return results

@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from results_cli import add_output_args, parse_with_smoke, run_and_write
+from results_cli import add_output_args, likelihood, parse_with_smoke, run_and_write, train_settings
 from sounds import trained
 from texts import merged
 
@@ -43,24 +43,8 @@ def base_config(args: argparse.Namespace) -> dict:
     data: dict[str, Any] = {"dataset": args.data, **(SMOKE_DATA if args.smoke else {})}
     if args.data == "moving-mnist":  # binary frames: the Bernoulli p(x|z) is then a mass and log p(x) a code length
         data["binarize"] = "static"
-    train = {"epochs": args.epochs, "max_minutes": args.max_minutes, "seed": args.seed, "progress": False,
-             "report": False, "compile": not args.smoke}
+    train = train_settings(args)
     return {"data": data, "model": dict(SMOKE_MODEL) if args.smoke else {}, "train": train}
-
-
-def likelihood(run: Any, test: Any, args: argparse.Namespace) -> dict:
-    """Test log p(x) (nats per video and per frame), ELBO, KL and active units of one model."""
-    from vaekit.evaluation import evaluate
-    from vaekit.kinds import kind_of
-
-    k = args.k or kind_of(run.config.data.dataset).eval_k
-    start = time.perf_counter()
-    res = evaluate(run.model, test, k=k, progress=False, seed=args.seed, compile=not args.smoke)
-    epochs = max((r.get("epoch", 0) for r in run.metrics if r.get("kind") == "epoch"), default=0)
-    return {"log_likelihood": res["log_likelihood"], "nats_per_frame": res["nats_per_frame"], "elbo": res["elbo"],
-            "elbo_nats_per_frame": res["elbo_nats_per_frame"], "kl": sum(res["kl_per_dim"]),
-            "active_units": res["active_units"], "latent_dim": res["latent_dim"], "k": k, "n": res["n"],
-            "epochs": epochs, "eval_minutes": (time.perf_counter() - start) / 60}
 
 
 def run_all(args: argparse.Namespace, root: Path) -> dict:
@@ -77,7 +61,7 @@ def run_all(args: argparse.Namespace, root: Path) -> dict:
         test = random_items(load_split(run.config.data, "test", stats=run.data_stats), args.eval_limit or None,
                             args.seed)
         results[key] = {"label": label, "overrides": overrides, "train_minutes": minutes,
-                        **likelihood(run, test, args)}
+                        **likelihood(run, test, args, "nats_per_frame")}
         if key == "dsae":
             start = time.perf_counter()
             judges = train_judges(load_split(run.config.data, "train", stats=run.data_stats), FACTORS[args.data])
