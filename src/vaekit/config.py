@@ -80,13 +80,15 @@ class DataConfig:
                                     "spoken-digits: its folder (default: $VAEKIT_DATA/spoken-digits); video: a "
                                     "folder of GIF/MP4 files (class subfolders give labels) or a .npy (N, T, C, H, W); "
                                     "moving-mnist: the MNIST folder (default: $VAEKIT_DATA/mnist)")
-    image_size: int | None = _f(None, "image side in pixels (shapes: 32 by default; folder: 64; mnist: 28)")
-    channels: int | None = _f(None, "folder images: 1 (grayscale) or 3 (RGB, the default)")
+    image_size: int | None = _f(None, "image side in pixels (shapes: 32 by default; folder: 64; mnist: 28); "
+                                      "videos: the frame side (moving-shapes, moving-mnist: 32; video files: 64)")
+    channels: int | None = _f(None, "folder images and video files: 1 (grayscale) or 3 (RGB, the default)")
     binarize: str = _f("none", "none (grayscale in [0,1]), dynamic (a fresh Bernoulli draw of every batch), "
                                "static (one fixed draw for the data seed)")
     subset: int = _f(20000, "shapes: how many images are drawn from the 737,280-image factor grid; text-shapes: "
                             "how many sentences from its 25,920-sentence grid; tones: how many notes from its "
-                            "384-note grid (2000 unless given)")
+                            "384-note grid (2000 unless given); moving-shapes, moving-mnist: how many videos "
+                            "(4000 unless given)")
     val_fraction: float = _f(0.1, "shapes/folder/array: fraction held out for validation (and as much for test)")
     data_seed: int = _f(0, "seed of the data itself (shapes subset, static binarization, splits)")
     in_memory: bool = _f(True, "hold the data as one tensor; false: folder images are decoded lazily by "
@@ -275,7 +277,8 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     epochs: int = _f(30, "passes over the training data")
-    batch_size: int = _f(128, "images per optimizer step")
+    batch_size: int = _f(128, "items (images, sentences, clips, videos) per optimizer step; videos: 32 unless "
+                              "given")
     max_minutes: float = _f(0.0, "wall-clock budget of training and validation, in minutes (0 = none; counted across "
                                  "--resume). The schedules then run over the share of the budget spent, or of the "
                                  "epochs' steps when that is further along, so they end with the run on any host: "

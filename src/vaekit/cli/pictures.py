@@ -254,11 +254,10 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
 def _interpolation_part(model: Any, part: str) -> str:
     """--part resolved for this model: content or motion alone only where the code splits into them."""
-    from vaekit.viz.swap import can_swap, check_swap
+    from vaekit.viz.swap import check_swap, has_content
 
-    splits = can_swap(model) and getattr(model, "static_dim", 0) > 0
     if part == "auto":
-        return "content" if splits else "all"
+        return "content" if has_content(model) else "all"
     if part != "all":
         check_swap(model)
     return part

@@ -14,14 +14,14 @@ from typing import Any
 import torch
 
 from vaekit.explore.state import SLIDER_HALF_RANGE, ExplorerState, RequestError
+from vaekit.viz.swap import can_swap
 
 MAX_ABS = 1000.0  # a code value beyond this is refused: no slider reaches it, and the decoder's output is noise
 
 
 def has_motion(state: ExplorerState) -> bool:
     """Whether the run's model splits its latent into content f and motion z_1:T (a video model)."""
-    model = state.model
-    return callable(getattr(model, "split_latent", None)) and callable(getattr(model, "join_latent", None))
+    return can_swap(state.model)
 
 
 def _check_video(state: ExplorerState) -> None:

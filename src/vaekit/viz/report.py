@@ -304,14 +304,14 @@ def swap_section(show: Show, model: Any, data: Any, k: int = 4) -> Section:
 
 def item_sections(show: Show, model: Any, data: Any, seed: int) -> list[Section]:
     """What the model does to items, shown as its kind shows them (`Kind.html_grid`)."""
-    from vaekit.viz.swap import can_swap
+    from vaekit.viz.swap import has_content
     from vaekit.viz.usage import dimension_usage
 
     if getattr(model, "n_classes", 0):
         return conditional_sections(show, model, data, seed)
 
     usage = dimension_usage(model, data.x)
-    swaps = [swap_section(show, model, data)] if can_swap(model) and getattr(model, "static_dim", 0) > 0 else []
+    swaps = [swap_section(show, model, data)] if has_content(model) else []
     return [samples_section(show, model, seed), reconstructions_section(show, model, data), *swaps,
             interpolations_section(show, model, data, seed), traversal_section(show, model, data, usage),
             manifold_section(show, model, usage)]

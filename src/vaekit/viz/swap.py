@@ -29,12 +29,17 @@ def can_swap(model: Any) -> bool:
     return callable(getattr(model, "swap", None)) and callable(getattr(model, "split_latent", None))
 
 
+def has_content(model: Any) -> bool:
+    """Whether the model can swap and has a static latent f to swap (not --static-dim 0 or --model frames)."""
+    return can_swap(model) and int(getattr(model, "static_dim", 0)) > 0
+
+
 def check_swap(model: Any) -> None:
     """Refuse a model that has no content latent to swap, naming what would have one."""
     if not can_swap(model):
         raise ConfigError("this model does not split content from motion: swapping needs a video model "
                           "(--model dsae)")
-    if int(getattr(model, "static_dim", 0)) < 1:
+    if not has_content(model):
         raise ConfigError("this video model has no static latent f (--static-dim 0 or --model frames): there is no "
                           "content to swap; train --model dsae with --static-dim > 0")
 

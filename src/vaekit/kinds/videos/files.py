@@ -218,15 +218,24 @@ def load_video_files(cfg: Any, split: str, stats: dict | None = None) -> Any:
         files, labels, classes = list_videos(root)
         t, c, s = shape_for(cfg, stats)
         idx = _split(len(files), cfg, split, root)
-        x = torch.from_numpy(np.stack([read_video(files[i], t, c, s, cfg.frame_sampling) for i in idx]))
-        data = VideoData(x, None if labels is None else torch.tensor([labels[i] for i in idx], dtype=torch.int64),
-                         label_names=classes, files=[str(files[i]) for i in idx])
+        data = _folder_videos(files, labels, classes, idx, (t, c, s, cfg.frame_sampling))
     else:
         raise DataError(f"--data-dir {cfg.data_dir}: expected a folder of {' / '.join(VIDEO_FILES)} files or a .npy "
                         "(N, T, C, H, W) file")
     data.x = binarized(data.x, cfg.binarize)
     data.binarize = cfg.binarize
     return data
+
+
+def _folder_videos(files: list[Path], labels: list[int] | None, classes: list[str] | None, idx: np.ndarray,
+                   how: tuple[int, int, int, str]) -> Any:
+    """The videos files[idx] read as `how` = (frames, channels, size, sampling) says (`read_video`), with their
+    labels and files."""
+    from vaekit.kinds.videos.items import VideoData
+
+    x = torch.from_numpy(np.stack([read_video(files[i], *how) for i in idx]))  # (M, T, C, S, S)
+    y = None if labels is None else torch.tensor([labels[i] for i in idx], dtype=torch.int64)
+    return VideoData(x, y, label_names=classes, files=[str(files[i]) for i in idx])
 
 
 def _split(n: int, cfg: Any, split: str, root: Path) -> np.ndarray:
@@ -245,9 +254,7 @@ def read_path(path: Path, frames: int, channels: int, size: int, sampling: str) 
 
     if path.is_dir():
         files, labels, classes = list_videos(path)
-        x = torch.from_numpy(np.stack([read_video(f, frames, channels, size, sampling) for f in files]))
-        return VideoData(x, None if labels is None else torch.tensor(labels, dtype=torch.int64),
-                         label_names=classes, files=[str(f) for f in files])
+        return _folder_videos(files, labels, classes, np.arange(len(files)), (frames, channels, size, sampling))
     if not path.is_file():
         raise DataError(f"{path} does not exist")
     if path.suffix.lower() == ".npy":
