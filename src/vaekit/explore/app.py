@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from vaekit.explore import media, videos
+from vaekit.explore import classes, media, videos
 from vaekit.explore.images import MAX_BYTES, data_url, image_to_input, parse_data_url, png_bytes
 from vaekit.explore.state import ExplorerState, RequestError, to_pixels
 from vaekit.explore.typed import check_label, item_json, typed_answer
@@ -24,7 +24,8 @@ from vaekit.explore.typed import check_label, item_json, typed_answer
 
 class DecodeRequest(BaseModel):
     z: list[float] = Field(description="one value per latent dimension, in model order (not slider order)")
-    label: int | None = Field(None, description="typed items of a class-conditional model: the class to decode with")
+    label: int | None = Field(None, description="class-conditional model: the class to decode with (required "
+                                                "there; refused on other models)")
 
 
 class TypedRequest(BaseModel):
@@ -37,6 +38,8 @@ class InterpolateRequest(BaseModel):
     i: int = Field(description="index of the first test image")
     j: int = Field(description="index of the second test image")
     t: float = Field(description="0 gives image i's posterior mean, 1 image j's")
+    label: int | None = Field(None, description="class-conditional model: the class to decode with (each end is "
+                                                "encoded with its own class)")
 
 
 class VideoDecodeRequest(BaseModel):
@@ -47,6 +50,11 @@ class VideoDecodeRequest(BaseModel):
 
 class PriorRequest(BaseModel):
     seed: int = Field(0, description="seed of the draw from the model's prior")
+
+
+class RandomRequest(BaseModel):
+    seed: int = Field(0, description="seed of the draw z ~ p(z)")
+    label: int | None = Field(None, description="class-conditional model: the class to decode the draw with")
 
 
 def _state(source: Any, which: str, device: str, limit: int) -> ExplorerState:
@@ -124,13 +132,20 @@ def create_app(source: str | Path | Any, *, which: str = "best", device: str = "
     @app.post("/api/decode")
     def decode(req: DecodeRequest) -> dict[str, Any]:
         z = state.check_z(req.z)
+        y = check_label(state, req.label)
         if state.media:
-            check_label(state, req.label)
-            return media.decode_answer(state, z)
+            return media.decode_answer(state, z, y)
         if state.typed:  # the item as the run's kind shows it
-            item = state.decode_item(z, check_label(state, req.label))
-            return {**item_json(state, item, "decode(z)"), "point": state.point(z)}
-        return {"image": data_url(state.decode(z)), "point": state.point(z)}
+            return {**item_json(state, state.decode_item(z, y), "decode(z)"), "point": state.point(z)}
+        return {"image": data_url(to_pixels(state.decode_item(z, y))), "point": state.point(z)}
+
+    @app.post("/api/random")
+    def random(req: RandomRequest) -> dict[str, Any]:
+        return classes.prior_answer(state, req.seed, req.label)
+
+    @app.get("/api/convert/{i}")
+    def convert(i: int) -> dict[str, Any]:
+        return classes.convert_answer(state, i)
 
     @app.get("/api/video/code/{i}")
     def video_code(i: int) -> dict[str, Any]:
@@ -150,16 +165,21 @@ def create_app(source: str | Path | Any, *, which: str = "best", device: str = "
 
     @app.post("/api/interpolate")
     def interpolate(req: InterpolateRequest) -> dict[str, Any]:
+        y = check_label(state, req.label)
         if state.media:
-            return media.interpolate_answer(state, req.i, req.j, req.t)
-        z, pixels = state.interpolate(req.i, req.j, req.t)
+            return media.interpolate_answer(state, req.i, req.j, req.t, y)
+        z, pixels = state.interpolate(req.i, req.j, req.t, y)
         return {"image": data_url(pixels), "z": z.tolist(), "point": state.point(z)}
 
     @app.post("/api/reconstruct")
     async def reconstruct(file: Annotated[UploadFile | None, File()] = None,
-                          data_url_field: Annotated[str | None, Form(alias="data_url")] = None) -> dict[str, Any]:
+                          data_url_field: Annotated[str | None, Form(alias="data_url")] = None,
+                          label: Annotated[int | None, Form(description="class-conditional model: the upload's "
+                                                                        "class (required there)")] = None
+                          ) -> dict[str, Any]:
         if state.typed:
             raise RequestError("this run's items are typed, not images: POST /api/typed with the text", 404)
+        y = check_label(state, label)
         if file is not None:
             raw = await file.read(MAX_BYTES + 1)
         elif data_url_field is not None:
@@ -171,15 +191,17 @@ def create_app(source: str | Path | Any, *, which: str = "best", device: str = "
             raise RequestError("send an image as a multipart form: field `file` (an image file) or "
                                "`data_url` (a canvas's toDataURL())", 400)
         if state.media:
-            return await run_in_threadpool(media.reconstruct_answer, state, raw, file and file.filename)
-        return await run_in_threadpool(_reconstruct, state, raw)
+            return await run_in_threadpool(media.reconstruct_answer, state, raw, file and file.filename, y)
+        return await run_in_threadpool(_reconstruct, state, raw, y)
 
     return app
 
 
-def _reconstruct(state: ExplorerState, raw: bytes) -> dict[str, Any]:
-    """The upload as the model sees it, its reconstruction decode(E[z|x]), and where E[z|x] is on the map."""
+def _reconstruct(state: ExplorerState, raw: bytes, y: int | None = None) -> dict[str, Any]:
+    """The upload as the model sees it, its reconstruction decode(E[z|x]), and where E[z|x] is on the map;
+    a conditional model reads it with its class y and adds E[z|x, y] decoded with every class."""
     x = image_to_input(raw, state.event_shape)
-    z = state.encode(x)
-    return {"input": data_url(to_pixels(x)), "image": data_url(state.decode(z)), "z": z.tolist(),
-            "point": state.point(z)}
+    z = state.encode(x, y)
+    answer = {"input": data_url(to_pixels(x)), "image": data_url(to_pixels(state.decode_item(z, y))),
+              "z": z.tolist(), "point": state.point(z)}
+    return answer if y is None else {**answer, "conversions": classes.conversion_row(state, z)}

@@ -12,27 +12,31 @@ from typing import Any
 import torch
 
 from vaekit.errors import VaekitError
+from vaekit.explore.classes import conversion_row
 from vaekit.explore.images import MAX_BYTES, parse_data_url
 from vaekit.explore.state import ExplorerState, RequestError
 
 PICTURE = ("image",)  # thumbnails need the picture only: the sound (Griffin-Lim) costs far more
 
 
-def decode_answer(state: ExplorerState, z: torch.Tensor) -> dict[str, Any]:
-    """decode(z) as the page shows and plays it, and where z is on the map."""
-    return {**state.media_of(state.decode_item(z)[None])[0], "point": state.point(z)}
+def decode_answer(state: ExplorerState, z: torch.Tensor, y: int | None = None) -> dict[str, Any]:
+    """decode(z) (with class y for a conditional model) as the page shows and plays it, and where z is on
+    the map."""
+    return {**state.media_of(state.decode_item(z, y)[None])[0], "point": state.point(z)}
 
 
-def interpolate_answer(state: ExplorerState, i: int, j: int, t: float) -> dict[str, Any]:
-    """The decoding of (1 - t) m_i + t m_j (`ExplorerState.interpolate_latent`), with z and its place."""
+def interpolate_answer(state: ExplorerState, i: int, j: int, t: float, y: int | None = None) -> dict[str, Any]:
+    """The decoding of (1 - t) m_i + t m_j (`ExplorerState.interpolate_latent`) with class y for a
+    conditional model, with z and its place."""
     z = state.interpolate_latent(i, j, t)
-    return {**state.media_of(state.decode_item(z)[None])[0], "z": z.tolist(), "point": state.point(z)}
+    return {**state.media_of(state.decode_item(z, y)[None])[0], "z": z.tolist(), "point": state.point(z)}
 
 
 def item_answer(state: ExplorerState, i: int) -> dict[str, Any]:
     """Test item i as the page shows and plays it, with its posterior mean's place on the map."""
     i = state.check_index(i)
-    return {"index": i, **state.media_of(state.images[i:i + 1])[0], "point": state.map.points[i].tolist()}
+    answer = {"index": i, **state.media_of(state.images[i:i + 1])[0], "point": state.map.points[i].tolist()}
+    return answer if state.item_labels is None else {**answer, "label": state.item_label(i)}
 
 
 def picture_png(state: ExplorerState, i: int) -> bytes:
@@ -73,12 +77,16 @@ def upload_to_item(state: ExplorerState, raw: bytes, name: str | None = None) ->
     return x
 
 
-def reconstruct_answer(state: ExplorerState, raw: bytes, name: str | None = None) -> dict[str, Any]:
+def reconstruct_answer(state: ExplorerState, raw: bytes, name: str | None = None,
+                       y: int | None = None) -> dict[str, Any]:
     """The upload as the model sees it, its reconstruction decode(E[z|x]), E[z|x] and its place on the map;
-    the input and the reconstruction each as the page shows and plays them."""
+    the input and the reconstruction each as the page shows and plays them. A conditional model reads the
+    upload with its class y, q(z|x, y), and the answer has E[z|x, y] decoded with every class too."""
     x = upload_to_item(state, raw, name)
-    z = state.encode(x)
+    z = state.encode(x, y)
     # one call each: Griffin-Lim draws its starting phases per call, so the reconstruction sounds exactly as
     # the sliders' decode of the same z
-    return {"input": state.media_of(x[None])[0], "reconstruction": state.media_of(state.decode_item(z)[None])[0],
-            "z": z.tolist(), "point": state.point(z)}
+    answer = {"input": state.media_of(x[None])[0], "reconstruction": state.media_of(state.decode_item(z, y)[None])[0],
+              "z": z.tolist(), "point": state.point(z)}
+    return answer if y is None else {**answer, "conversions": conversion_row(state, z)}
+

@@ -5,8 +5,9 @@ means, the order of the latent dimensions and the 2-D latent map. No web code he
 Three kinds of items: images (event shape (C, H, W)), drawn and uploaded as pictures (`images`); items a
 person types (sentences), read and shown through the run's kind (`Kind.parse_input`, `Kind.html_grid`;
 `typed`); and media (sounds), which the run's kind pictures and plays (`Kind.item_media`) and reads from an
-uploaded file (`Kind.load_path`; `media`). A class-conditional model is explored through typed items only:
-they carry the class they are read and converted with; others are refused when the explorer starts.
+uploaded file (`Kind.load_path`; `media`). A class-conditional model (Sohn et al. 2015) reads a class at
+every call: test items are encoded with their own labels, and every decode takes the class a request names
+(`check_label`).
 """
 
 from __future__ import annotations
@@ -123,16 +124,20 @@ def _column_labels(labels: torch.Tensor | None, names: list[str] | None) -> tupl
     return col.tolist(), (names[0] if names else "label 0"), categorical
 
 
-def _check_conditional(model: Any, typed: bool, kind: Any) -> None:
-    """Refuse a class-conditional model whose items are not typed: images and sounds are decoded from the
-    sliders, interpolated and uploaded without a class, and such a model needs one at every call."""
+def _class_setup(model: Any, labels: torch.Tensor | None, names: list[str] | None
+                 ) -> tuple[int, list[str] | None]:
+    """A conditional model's class count and the names its classes are shown by (the data's label names where
+    they cover every class, else the numbers); (0, None) for an unconditional model. Refused: a conditional
+    model whose test items have no class labels (N,), since q(z|x, y) reads each item's own class."""
     n_classes = int(getattr(model, "n_classes", 0) or 0)
-    if n_classes and not typed:
-        what = getattr(kind, "name", "images")
-        raise VaekitError(f"this {what} model is class-conditional ({n_classes} classes): vaekit explore takes "
-                          "class-conditional models of typed items (sentences) only, where the class comes with "
-                          "the text; explore an unconditional run of the data, or use vaekit sample --label and "
-                          "vaekit convert on this one")
+    if not n_classes:
+        return 0, None
+    if labels is None or labels.ndim != 1:
+        raise VaekitError(f"this model is class-conditional ({n_classes} classes): vaekit explore encodes each test "
+                          "item with its own class, and these test items have "
+                          + ("no labels" if labels is None else f"labels of shape {tuple(labels.shape)}, not (N,)"))
+    shown = names if names and len(names) >= n_classes else [str(c) for c in range(n_classes)]
+    return n_classes, list(shown[:n_classes])
 
 
 class ExplorerState:
@@ -154,7 +159,6 @@ class ExplorerState:
             raise VaekitError(f"vaekit explore needs an image model (event shape (C, H, W) with 1 or 3 channels), "
                               f"one of items a person types (sentences) or of sounds; this model's data has shape "
                               f"{shape}")
-        _check_conditional(model, self.typed, kind)
         if len(images) == 0:
             raise VaekitError("vaekit explore needs at least one test image for the latent map")
         self.model = model.eval()
@@ -164,9 +168,11 @@ class ExplorerState:
         # the test items: images, or typed items (sentences' token ids, kept as they are)
         self.images = images.cpu() if self.typed else images.float().cpu()
         self.latent_dim = int(model.latent_dim)
-        self.n_classes = int(getattr(model, "n_classes", 0)) if self.typed else 0
+        self.n_classes, self.conditional_names = _class_setup(model, labels, label_names)
         self.lock = threading.Lock()
-        y = labels.cpu() if self.n_classes else None  # q(z|x, y) of a conditional model reads the items' classes
+        # q(z|x, y) of a conditional model reads each test item's own class
+        self.item_labels = labels.cpu().long() if self.n_classes else None
+        y = self.item_labels
         with torch.no_grad():
             parts = [model.encode(self.images[i:i + batch_size].to(self.device),
                                   None if y is None else y[i:i + batch_size].to(self.device))
@@ -222,6 +228,25 @@ class ExplorerState:
                                f"[{lo[d].item():g}, {hi[d].item():g}] (see /api/info)")
         return z
 
+    def check_label(self, label: int | None) -> int | None:
+        """The class a conditional model decodes or reads an item with: required there, refused elsewhere
+        (an unconditional model has no class input to give it to)."""
+        if not self.n_classes:
+            if label is not None:
+                raise RequestError(f"label {label}: this model is not class-conditional; send no label")
+            return None
+        if label is None:
+            raise RequestError(f"label is missing: this model is class-conditional; give the class, "
+                               f"0 to {self.n_classes - 1}")
+        if not 0 <= label < self.n_classes:
+            raise RequestError(f"label {label}: this model is class-conditional; give the class, "
+                               f"0 to {self.n_classes - 1}")
+        return label
+
+    def item_label(self, i: int) -> int | None:
+        """Test item i's own class, which a conditional model encodes it with; None for other models."""
+        return None if self.item_labels is None else int(self.item_labels[i])
+
     # --- model calls ----------------------------------------------------------------------------
 
     def decode(self, z: torch.Tensor) -> np.ndarray:
@@ -240,21 +265,45 @@ class ExplorerState:
         with self.lock, torch.no_grad():
             return self.model.encode(x[None].to(self.device), label).mean[0].float().cpu()
 
-    def interpolate(self, i: int, j: int, t: float) -> tuple[torch.Tensor, np.ndarray]:
-        """`interpolate_latent` and its decoding as uint8 pixels."""
+    def interpolate(self, i: int, j: int, t: float, y: int | None = None) -> tuple[torch.Tensor, np.ndarray]:
+        """`interpolate_latent` and its decoding (with class y for a conditional model) as uint8 pixels."""
         z = self.interpolate_latent(i, j, t)
-        return z, self.decode(z)
+        return z, to_pixels(self.decode_item(z, y))
 
     def interpolate_latent(self, i: int, j: int, t: float) -> torch.Tensor:
         """z = (1 - t) m_i + t m_j between the posterior means of test items i and j.
 
         The endpoints are encoded one by one (not read from the batched means) so that t = 0 and t = 1
-        give exactly `model.reconstruct` of the single item."""
+        give exactly `model.reconstruct` of the single item; a conditional model encodes each with its own
+        class, q(z|x, y)."""
         if not (isinstance(t, int | float) and math.isfinite(t) and 0.0 <= t <= 1.0):
             raise RequestError(f"t = {t} must be a number in [0, 1]")
-        a = self.encode(self.images[self.check_index(i)])
-        b = self.encode(self.images[self.check_index(j)])
+        a = self.encode_test(i)
+        b = self.encode_test(j)
         return a if t == 0 else b if t == 1 else (1 - t) * a + t * b
+
+    def encode_test(self, i: int) -> torch.Tensor:
+        """Test item i's posterior mean (D,), encoded on its own (with its own class if conditional)."""
+        i = self.check_index(i)
+        return self.encode(self.images[i], self.item_label(i))
+
+    def conversions(self, z: torch.Tensor) -> torch.Tensor:
+        """z decoded with every class of a conditional model, (K, *event): the same code, each class
+        (Sohn et al. 2015's conversion, as `model.convert` does for z = E[z|x, y])."""
+        if not self.n_classes:
+            raise RequestError("this model is not class-conditional: conversions need a run trained with "
+                               "--conditional", 404)
+        classes = torch.arange(self.n_classes, device=self.device)
+        with self.lock, torch.no_grad():
+            return self.model.decode(z[None].expand(self.n_classes, -1).to(self.device), classes).cpu()
+
+    def prior_z(self, seed: int) -> torch.Tensor:
+        """One draw z ~ p(z) of the code the decoder reads (seeded, so a draw can be had again), clamped into
+        the sliders' ranges so the sliders can show it (for N(0, I): 0.27% of the values of a dimension)."""
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        with self.lock, torch.no_grad():
+            z = self.model.prior_sample(1, generator)[0].float().cpu()
+        return torch.minimum(torch.maximum(z, self.ranges[:, 0]), self.ranges[:, 1])
 
     def media_of(self, items: torch.Tensor, keys: Sequence[str] | None = None) -> list[dict[str, str]]:
         """Items (N, *event) as data URLs the page shows and plays, as the run's kind makes them
@@ -270,12 +319,14 @@ class ExplorerState:
         found = {"latent_dim": self.latent_dim, "order": self.order, "scores": self.scores, "order_by": self.order_by,
                  "ranges": self.ranges.tolist(), "n_test": len(self.images), "map_method": self.map.method,
                  "input": "typed" if self.typed else "media" if self.media else "image"}
+        if self.typed:
+            return {**found, "item_shape": list(self.event_shape), "n_classes": self.n_classes,
+                    "class_names": self.conditional_names}
+        if self.n_classes:  # conditional pictures and sounds; unconditional ones answer as they always have
+            found = {**found, "n_classes": self.n_classes, "class_names": self.conditional_names}
         if self.media:
             return {**found, "kind": self.kind.name, "item_shape": list(self.event_shape), "media": list(self.media),
                     "accept": list(self.kind.file_types)}
-        if self.typed:
-            return {**found, "item_shape": list(self.event_shape), "n_classes": self.n_classes,
-                    "class_names": self.class_names if self.n_classes else None}
         return {**found, "image_shape": list(self.event_shape)}
 
     def map_json(self) -> dict[str, Any]:

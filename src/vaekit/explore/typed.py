@@ -33,14 +33,7 @@ def parse(state: ExplorerState, text: str) -> torch.Tensor:
 
 def check_label(state: ExplorerState, label: int | None) -> int | None:
     """The class a conditional model reads the item with (required there, refused elsewhere)."""
-    if not state.n_classes:
-        if label is not None:
-            raise RequestError(f"label {label}: this model is not class-conditional; send no label")
-        return None
-    if label is None or not 0 <= label < state.n_classes:
-        raise RequestError(f"label {label}: this model is class-conditional; give the class, "
-                           f"0 to {state.n_classes - 1}")
-    return label
+    return state.check_label(label)
 
 
 def nearest(means: torch.Tensor, z: torch.Tensor, k: int) -> tuple[list[int], list[float]]:
@@ -71,7 +64,7 @@ def typed_answer(state: ExplorerState, text: str, label: int | None = None, k: i
               "neighbours": [{"index": i, "distance": d, **item_json(state, state.images[i], f"test item {i}")}
                              for i, d in zip(indices, distances, strict=True)]}
     if state.n_classes:
-        names = state.class_names or [str(c) for c in range(state.n_classes)]
+        names = state.conditional_names
         answer["conversions"] = [{"label": c, "name": names[c],
                                   **item_json(state, state.decode_item(z, c), f"as {names[c]}")}
                                  for c in range(state.n_classes)]
