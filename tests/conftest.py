@@ -55,13 +55,13 @@ def lively(run_dir: Path):
     return run
 
 
-def tiny_sound_run(path: Path, epochs: int = 2) -> Path:
+def tiny_sound_run(path: Path, epochs: int = 2, conditional: bool = False) -> Path:
     """A sound model (a small conv net, 4 latent dimensions) on 160 `tones` of 0.25 s (items (1, 128, 16)),
-    `epochs` epochs (about a second each)."""
+    `epochs` epochs (about a second each); `conditional`: conditioned on the note (8 classes)."""
     from vaekit.api import train
 
     cfg = Config(data=DataConfig(dataset="tones", subset=160, clip_seconds=0.25),
-                 model=ModelConfig(arch="conv", channels_base=8, hidden=[32], latent_dim=4),
+                 model=ModelConfig(arch="conv", channels_base=8, hidden=[32], latent_dim=4, conditional=conditional),
                  train=TrainConfig(epochs=epochs, batch_size=16, lr=3e-3, progress=False, compile=False, grid=4,
                                    report=False))
     train(cfg, out=path, callbacks=[])
@@ -71,6 +71,11 @@ def tiny_sound_run(path: Path, epochs: int = 2) -> Path:
 @pytest.fixture(scope="session")
 def sound_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_sound_run(tmp_path_factory.mktemp("sound") / "run")
+
+
+@pytest.fixture(scope="session")
+def conditional_sound_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_sound_run(tmp_path_factory.mktemp("sound-cond") / "run", conditional=True)
 
 
 @pytest.fixture(scope="session")

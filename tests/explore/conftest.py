@@ -24,6 +24,42 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
+CLASSES = ("bar", "ring", "square")  # the class folders of the conditional image run, in label order
+
+
+def class_folder(root: Path, per_class: int = 40, size: int = 16) -> Path:
+    """A `folder` data set of three classes of grey pictures (subfolders bar/, ring/, square/), each class's
+    figure drawn at random places and sizes (seeded), `per_class` PNGs a class."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:size, :size]
+    for name in CLASSES:
+        (root / name).mkdir(parents=True)
+        for k in range(per_class):
+            r, cy, cx = rng.integers(3, 6), rng.integers(5, size - 5), rng.integers(5, size - 5)
+            dy, dx = np.abs(yy - cy), np.abs(xx - cx)
+            figure = {"bar": (dy <= 1) & (dx <= r + 2), "square": (dy <= r) & (dx <= r),
+                      "ring": np.abs(np.hypot(dy, dx) - r) <= 0.8}[name]
+            Image.fromarray((figure * 255).astype(np.uint8)).save(root / name / f"{k:02d}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def conditional_image_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A class-conditional image run (`--conditional` on a `folder` of three classes), one epoch."""
+    from vaekit.cli import main
+
+    base = tmp_path_factory.mktemp("explore-cond")
+    d = base / "run"
+    assert main(["train", "--data", "folder", "--data-dir", str(class_folder(base / "images")), "--image-size", "16",
+                 "--channels", "1", "--hidden", "32", "--latent-dim", "3", "--conditional", "--epochs", "1",
+                 "--batch-size", "16", "--no-progress", "--no-report", "--grid", "9", "--no-compile",
+                 "--out", str(d)]) == 0
+    return d
+
+
 @pytest.fixture(scope="session")
 def app(run_dir: Path):
     from vaekit.explore.app import create_app

@@ -1,7 +1,7 @@
 """The explorer on a sound run (tiny `tones`, items (1, 128, 16)): decodes, interpolations and test items come
 as the run's spectrogram pictures and WAVs (checked against the model and Griffin-Lim called directly), an
 uploaded clip is read as the run's data were read and lands on its posterior mean, bad uploads get a 4xx naming
-the problem, and a class-conditional sound model is refused with a message."""
+the problem. Class-conditional sound runs: test_conditional.py."""
 
 from __future__ import annotations
 
@@ -17,13 +17,10 @@ import soxr
 import torch
 from PIL import Image
 
-from vaekit.config import ModelConfig
-from vaekit.errors import VaekitError
-from vaekit.kinds import kind_of, load_split
+from vaekit.kinds import load_split
 from vaekit.kinds.sounds.features import clips_to_items, items_to_log_mel, items_to_waves
 from vaekit.kinds.sounds.picture import spectrogram_image
 from vaekit.kinds.sounds.show import run_db_range
-from vaekit.model import build_model
 from vaekit.runs import load_run
 
 pytest.importorskip("fastapi", reason="the explorer needs the explore extra: pip install -e '.[dev]'")
@@ -201,13 +198,3 @@ def test_image_runs_have_no_items_with_media(run_dir):
         r = c.get("/api/item/0")
         assert r.status_code == 404 and "/api/image" in r.json()["detail"]
 
-
-def test_a_class_conditional_sound_model_is_refused_with_what_is_supported(ref):
-    from vaekit.explore.state import ExplorerState
-
-    kind = kind_of("tones")
-    cfg = ModelConfig(arch="conv", channels_base=8, hidden=[32], latent_dim=4, conditional=True, n_classes=8)
-    model = build_model(cfg, (1, 128, 16), kind=kind, stats=ref["stats"])
-    with pytest.raises(VaekitError, match=r"sounds model is class-conditional \(8 classes\).*typed items"):
-        ExplorerState(model, ref["x"], torch.zeros(len(ref["x"]), dtype=torch.int64), kind=kind,
-                      stats=ref["stats"], data_config=ref["run"].config.data)
