@@ -115,3 +115,9 @@ def served_text(text_run_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 def served_sound(sound_run_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """The explorer of the tiny sound run, served; yields its URL."""
     yield from _serve(str(sound_run_dir), tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def served_conditional(conditional_image_run_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The explorer of the tiny class-conditional image run, served; yields its URL."""
+    yield from _serve(str(conditional_image_run_dir), tmp_path_factory)

@@ -226,3 +226,41 @@ def test_a_video_run_plays_and_swaps_in_chromium(browser, served_video):
     d.find_element("css selector", "#shift-sliders input").send_keys(Keys.END)
     _wait(d, lambda d: _src(d, "video-out") != before, "the motion slider")
     assert not d.find_element("id", "error").is_displayed(), d.find_element("id", "error").text
+
+
+def test_a_conditional_image_run_takes_a_class_in_chromium(browser, served_conditional, tmp_path):
+    from selenium.webdriver.support.ui import Select
+
+    d = browser
+    d.get(served_conditional)
+    _wait(d, lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "1", "the page to start")
+    classes = Select(d.find_element("id", "class"))
+    assert [o.text for o in classes.options] == ["bar", "ring", "square"]
+    assert d.find_element("id", "upload-label-box").is_displayed()
+    # test item A's conversion row: one picture per class
+    _wait(d, lambda d: len(d.find_elements("css selector", "#convert-row img")) == 3, "A's conversion row")
+    assert "test item 0" in d.find_element("id", "convert-what").text
+
+    # another class: the sliders' picture changes
+    _wait(d, lambda d: _src(d, "decoded").startswith("data:image/png"), "the first decoded image")
+    before = _src(d, "decoded")
+    classes.select_by_index(2)
+    _wait(d, lambda d: _src(d, "decoded") != before, "the decoded image to follow the class")
+
+    # random: the sliders move to a draw from the prior and the picture follows
+    before, first = _src(d, "decoded"), d.find_element("css selector", "#sliders output").text
+    d.find_element("id", "random").click()
+    _wait(d, lambda d: _src(d, "decoded") != before, "the random draw's picture")
+    assert d.find_element("css selector", "#sliders output").text != first
+
+    # an upload with its class: its reconstruction and its own conversion row
+    upload = tmp_path / "bar.png"
+    picture = Image.new("L", (16, 16))
+    ImageDraw.Draw(picture).rectangle((3, 7, 12, 8), fill=255)
+    picture.save(upload)
+    Select(d.find_element("id", "upload-label")).select_by_visible_text("bar")
+    d.find_element("id", "file").send_keys(str(upload))
+    _wait(d, lambda d: "your upload" in d.find_element("id", "convert-what").text, "the upload's conversion row")
+    assert _src(d, "upload-recon").startswith("data:image/png")
+    assert len(d.find_elements("css selector", "#convert-row img")) == 3
+    assert not d.find_element("id", "error").is_displayed(), d.find_element("id", "error").text

@@ -38,7 +38,7 @@ def test_without_fastapi_the_command_says_what_to_install(run_dir, monkeypatch, 
 
 def test_the_page_ships_in_the_wheel():
     config = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
-    assert "explore/*.html" in config["tool"]["setuptools"]["package-data"]["vaekit"]
+    assert {"explore/*.html", "explore/*.js"} <= set(config["tool"]["setuptools"]["package-data"]["vaekit"])
     assert "fastapi" in " ".join(config["project"]["optional-dependencies"]["explore"])
 
 

@@ -95,7 +95,9 @@ def create_app(source: str | Path | Any, *, which: str = "best", device: str = "
     Everything the page needs that does not change (posterior means of the test set, dimension order,
     the latent map) is computed here, once."""
     state = _state(source, which, device, limit)
-    page = resources.files("vaekit.explore").joinpath("page.html").read_text(encoding="utf-8")
+    files = resources.files("vaekit.explore")
+    page = files.joinpath("page.html").read_text(encoding="utf-8")
+    script = files.joinpath("classes.js").read_text(encoding="utf-8")  # the page's class controls
     # no /docs or /redoc: they load their scripts from a CDN, and the explorer must work offline
     app = FastAPI(title="vaekit latent explorer", docs_url=None, redoc_url=None)
     app.state.explorer = state
@@ -104,6 +106,10 @@ def create_app(source: str | Path | Any, *, which: str = "best", device: str = "
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         return page
+
+    @app.get("/classes.js", responses={200: {"content": {"text/javascript": {}}}})
+    def classes_script() -> Response:
+        return Response(script, media_type="text/javascript")
 
     # a video model's content and motion controls: their sizes and the shift sliders' ranges, found once
     video = videos.video_info(state) if state.media and videos.has_motion(state) else None
