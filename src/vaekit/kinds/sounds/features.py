@@ -100,10 +100,10 @@ def items_to_log_mel(items: torch.Tensor, stats: dict) -> torch.Tensor:
 
 
 def items_to_waves(items: torch.Tensor, stats: dict, n_iter: int = 60,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+                   generator: torch.Generator | None = None, nnls_iter: int = 100) -> torch.Tensor:
     """Items (N, 1, bins, frames) -> clips (N, clip_samples) at the run's sample rate: the log-mel
     spectrogram, clamped to [log log_floor, LOG_MAX] (below the floor is silence), through the mel
-    filterbank's non-negative inverse and `n_iter` iterations of fast Griffin-Lim
+    filterbank's non-negative inverse (`nnls_iter` iterations) and `n_iter` iterations of fast Griffin-Lim
     (`griffin_lim.spectrogram_to_wave`). The initial phases come from `generator`, by default one seeded
     with GRIFFIN_LIM_SEED, so the same items always give the same sound."""
     import math
@@ -114,6 +114,7 @@ def items_to_waves(items: torch.Tensor, stats: dict, n_iter: int = 60,
     log_spec = items_to_log_mel(items, stats).clamp(math.log(spec.log_floor), LOG_MAX)  # (N, F, T)
     gen = generator if generator is not None else torch.Generator().manual_seed(GRIFFIN_LIM_SEED)
     length = spec.samples_for_frames(log_spec.shape[-1])
-    waves = [spectrogram_to_wave(log_spec[i:i + CHUNK], spec, n_iter, generator=gen, length=length)
+    waves = [spectrogram_to_wave(log_spec[i:i + CHUNK], spec, n_iter, generator=gen, length=length,
+                                 nnls_iter=nnls_iter)
              for i in range(0, len(log_spec), CHUNK)]
     return torch.cat(waves) if waves else torch.zeros(0, length)

@@ -24,6 +24,7 @@ which stride-2 conv nets halve cleanly.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -237,6 +238,19 @@ def log_mel(wave: torch.Tensor, spec: SpectrogramSpec) -> torch.Tensor:
     return mel_spectrogram(wave, spec).clamp_min(spec.log_floor).log()
 
 
+@functools.lru_cache(maxsize=8)
+def _mel_inverse(spec: SpectrogramSpec) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """What `mel_to_linear` needs of a spec, computed once per spec (a page remakes sounds of one spec at
+    every move, and under load the eigenvalue and SVD calls cost more than the iterations): the filterbank
+    M (M, F) and its pseudo-inverse (F, M), float64, and the step 1 / ||M||_2^2. Read-only."""
+    w = _mel_weights(spec)                                              # (M, F) float64
+    step = 1.0 / np.linalg.eigvalsh(w @ w.T)[-1]                        # 1 / ||M||_2^2 = 1 / Lipschitz constant
+    # (F, M): numpy's pseudo-inverse (an SVD of the small filterbank, ~ms), which also holds when two
+    # narrow filters cover the same FFT bins (many bands over a short FFT) and M M^T is singular
+    pinv = torch.as_tensor(np.linalg.pinv(w), dtype=torch.float64)
+    return torch.as_tensor(w, dtype=torch.float64), pinv, float(step)
+
+
 def mel_to_linear(mel_mag: torch.Tensor, spec: SpectrogramSpec, n_iter: int = 100) -> torch.Tensor:
     """Linear amplitudes X >= 0 (..., n_freqs, frames) with filterbank @ X ≈ mel_mag (..., n_mels, frames).
 
@@ -252,12 +266,8 @@ def mel_to_linear(mel_mag: torch.Tensor, spec: SpectrogramSpec, n_iter: int = 10
     # not depend on the batch it comes in (float32 rounding, which differs with the product's blocking,
     # grows over the iterations)
     y = mel_mag.clamp_min(0).movedim(-2, 0).reshape(spec.n_mels, -1).double()
-    w = _mel_weights(spec)                                              # (M, F) float64
-    step = 1.0 / np.linalg.eigvalsh(w @ w.T)[-1]                        # 1 / ||M||_2^2 = 1 / Lipschitz constant
-    # (F, M): numpy's pseudo-inverse (an SVD of the small filterbank, ~ms), which also holds when two
-    # narrow filters cover the same FFT bins (many bands over a short FFT) and M M^T is singular
-    pinv = torch.as_tensor(np.linalg.pinv(w), dtype=y.dtype, device=y.device)
-    m = torch.as_tensor(w, dtype=y.dtype, device=y.device)
+    w, pinv, step = _mel_inverse(spec)
+    m, pinv = w.to(y.device), pinv.to(y.device)
     x = (pinv @ y).clamp_min(0)                                         # (F, B*T)
     z, t = x, 1.0
     for _ in range(n_iter):
