@@ -20,7 +20,7 @@ from PIL import Image
 from vaekit.kinds import load_split
 from vaekit.kinds.sounds.features import clips_to_items, items_to_log_mel, items_to_waves
 from vaekit.kinds.sounds.picture import spectrogram_image
-from vaekit.kinds.sounds.show import run_db_range
+from vaekit.kinds.sounds.show import PREVIEW_ITERATIONS, run_db_range
 from vaekit.runs import load_run
 
 pytest.importorskip("fastapi", reason="the explorer needs the explore extra: pip install -e '.[dev]'")
@@ -60,7 +60,8 @@ def expected(ref, item: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """What the page must get for one item (1, 128, 16): its picture on the run's dB scale and its sound."""
     stats = ref["stats"]
     picture = np.asarray(spectrogram_image(items_to_log_mel(item[None], stats)[0], db_range=run_db_range(stats)))
-    return picture, items_to_waves(item[None], stats)[0].clamp(-1, 1).numpy()
+    gl, nnls = PREVIEW_ITERATIONS  # the explorer's previews: fewer iterations than the files'
+    return picture, items_to_waves(item[None], stats, gl, nnls_iter=nnls)[0].clamp(-1, 1).numpy()
 
 
 def check_media(ref, answer: dict, item: torch.Tensor) -> None:

@@ -16,7 +16,7 @@ from PIL import Image
 from vaekit.errors import ConfigError
 from vaekit.kinds import kind_of
 from vaekit.kinds.sounds.features import clips_to_items, items_to_waves, log_mels, sound_stats
-from vaekit.kinds.sounds.show import run_db_range, sounds_media
+from vaekit.kinds.sounds.show import PREVIEW_ITERATIONS, run_db_range, sounds_media
 from vaekit.kinds.sounds.spectral import SpectrogramSpec
 
 RATE = 16000
@@ -55,7 +55,18 @@ def test_media_are_the_picture_and_the_sound_of_each_item(tone):
     assert np.argmax(rows) > 64  # 440 Hz is a low band: drawn in the lower half (high frequencies on top)
     wave, rate = sf.read(io.BytesIO(decoded(media[0]["audio"], "audio/wav")))
     assert rate == RATE and wave.shape == (3000,)
+    gl, nnls = PREVIEW_ITERATIONS  # a preview's iterations, fewer than the files'
+    np.testing.assert_allclose(wave, items_to_waves(items[:1], stats, gl, nnls_iter=nnls)[0].numpy(),
+                               atol=1 / 32768 + 1e-7)
+
+
+def test_full_iterations_give_the_files_sound(tone):
+    items, stats = tone
+    full = sounds_media(items[:1], stats, ("audio",), iterations=(60, 100))[0]["audio"]
+    wave, _ = sf.read(io.BytesIO(decoded(full, "audio/wav")))
     np.testing.assert_allclose(wave, items_to_waves(items[:1], stats)[0].numpy(), atol=1 / 32768 + 1e-7)
+    preview, _ = sf.read(io.BytesIO(decoded(sounds_media(items[:1], stats, ("audio",))[0]["audio"], "audio/wav")))
+    assert np.abs(wave - preview).max() > 1e-3  # the previews' fewer iterations make another sound
 
 
 def test_a_louder_item_pictured_alone_is_brighter(tone):

@@ -32,6 +32,9 @@ TOP_DB = 80.0  # the dB range a picture shows, below the loudest value of its gr
 CELL_SCALE = 2  # spectrogram pixels per bin and frame in HTML
 MEDIA_KEYS = ("image", "audio")  # what `sounds_media` gives for an item: its spectrogram PNG and its WAV
 RUN_TOP_STD = 3.0  # `run_db_range` tops out this many training log-mel stds above their mean
+# (Griffin-Lim, NNLS) iterations of `sounds_media`, the explorer's previews, which are remade at every slider
+# rest: fewer than the files' (60, 100), at the spectral-convergence cost measured in docs/explorer.md
+PREVIEW_ITERATIONS = (24, 16)
 
 
 def _per_row(n: int, per_row: int | None) -> int:
@@ -118,10 +121,12 @@ def run_db_range(stats: dict) -> tuple[float, float]:
     return lo, max(hi, lo + 1.0)
 
 
-def sounds_media(items: torch.Tensor, stats: dict, keys: Collection[str] | None = None) -> list[dict[str, str]]:
+def sounds_media(items: torch.Tensor, stats: dict, keys: Collection[str] | None = None,
+                 iterations: tuple[int, int] = PREVIEW_ITERATIONS) -> list[dict[str, str]]:
     """Items (N, 1, bins, frames) as data URLs, one dict per item: "image", its spectrogram as a PNG (one
     pixel per bin and frame, on `run_db_range`'s scale), and "audio", its sound as a 16-bit WAV at the run's
-    rate (`features.items_to_waves`). `keys`: some of MEDIA_KEYS only (the picture costs far less than the
+    rate (`features.items_to_waves` with `iterations` of Griffin-Lim and of the mel inversion: by default the
+    previews' PREVIEW_ITERATIONS). `keys`: some of MEDIA_KEYS only (the picture costs far less than the
     sound's Griffin-Lim)."""
     wanted = tuple(MEDIA_KEYS if keys is None else keys)
     unknown = sorted(set(wanted) - set(MEDIA_KEYS))
@@ -134,6 +139,7 @@ def sounds_media(items: torch.Tensor, stats: dict, keys: Collection[str] | None 
             media["image"] = _data_uri("image/png", _png_bytes(spectrogram_image(log_spec, db_range=scale)))
     if "audio" in wanted:
         rate = int(stats["sample_rate"])
-        for media, wave in zip(out, items_to_waves(items, stats), strict=True):  # (S,) each
+        waves = items_to_waves(items, stats, iterations[0], nnls_iter=iterations[1])  # (N, S)
+        for media, wave in zip(out, waves, strict=True):  # (S,) each
             media["audio"] = _data_uri("audio/wav", wav_bytes(wave, rate))
     return out
