@@ -6,7 +6,8 @@ PREVIEW_ITERATIONS for the page; the files the offline commands write keep the f
     VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/sound_previews.py --threads 1
     VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/sound_previews.py --threads 2 --skip-quality
 
---threads sets torch's and OpenBLAS's threads (before numpy is imported). Timings are medians of --rounds;
+--threads sets torch's and OpenBLAS's threads (before numpy is imported). Every timing runs in a worker thread,
+as the explorer's requests do (FastAPI's thread pool). Timings are medians of --rounds;
 before and after are paired and interleaved (alternating which runs first), and the ratio is the median of the
 rounds' ratios, so load from other jobs moves both alike. Quality: the mean spectral convergence
 ‖|S| − |Ŝ|‖ / ‖|S|‖ of --clips spoken-digit test clips rebuilt from their true log-mel, at each setting.
@@ -19,6 +20,7 @@ import os
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 
 def _args() -> argparse.Namespace:
@@ -67,14 +69,21 @@ def quality(waves: torch.Tensor, stats: dict) -> None:
         print(f"| {gl}, {nnls} | {float(sc.mean()):.4f} (median {float(sc.median()):.4f}) |")
 
 
-def timed(task, rounds: int) -> float:
-    task()
-    times = []
-    for _ in range(rounds):
+POOL = ThreadPoolExecutor(1)  # every timing runs in a worker thread, as the explorer's requests do
+
+
+def took(task) -> float:
+    """Seconds `task` takes in the worker thread."""
+    def run() -> float:
         start = time.perf_counter()
         task()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        return time.perf_counter() - start
+    return POOL.submit(run).result()
+
+
+def timed(task, rounds: int) -> float:
+    took(task)
+    return 1000 * statistics.median(took(task) for _ in range(rounds))
 
 
 def profile(item: torch.Tensor, stats: dict, rounds: int) -> None:
@@ -102,13 +111,9 @@ def before_after(item: torch.Tensor, stats: dict, rounds: int) -> None:
     pairs = []
     for r in range(rounds + 1):
         order = (before, after) if r % 2 == 0 else (after, before)
-        took = {}
-        for task in order:
-            start = time.perf_counter()
-            task()
-            took[task] = time.perf_counter() - start
+        seconds = {task: took(task) for task in order}
         if r:  # the first round warms up
-            pairs.append((took[before], took[after]))
+            pairs.append((seconds[before], seconds[after]))
     b, a = (1000 * statistics.median(p[k] for p in pairs) for k in (0, 1))
     ratio = statistics.median(p[0] / p[1] for p in pairs)
     print(f"| before | {b:.0f} ms |\n| after | {a:.0f} ms |\n| ratio (median of {rounds} paired rounds) | "
