@@ -89,27 +89,41 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
 
 
+def _add_class_routes(app: FastAPI, state: ExplorerState) -> None:
+    """The page's class controls (a script served beside it), a conditional run's conversion row, and the
+    sliders' random draw (every run)."""
+    script = resources.files("vaekit.explore").joinpath("classes.js").read_text(encoding="utf-8")
+
+    @app.get("/classes.js", responses={200: {"content": {"text/javascript": {}}}})
+    def classes_script() -> Response:
+        return Response(script, media_type="text/javascript")
+
+    @app.post("/api/random")
+    def random(req: RandomRequest) -> dict[str, Any]:
+        return classes.prior_answer(state, req.seed, req.label)
+
+    @app.get("/api/convert/{i}")
+    def convert(i: int) -> dict[str, Any]:
+        return classes.convert_answer(state, i)
+
+
 def create_app(source: str | Path | Any, *, which: str = "best", device: str = "cpu", limit: int = 10000) -> FastAPI:
     """The explorer for a run folder, a loaded `vaekit.runs.Run` or a prepared `ExplorerState`.
 
     Everything the page needs that does not change (posterior means of the test set, dimension order,
     the latent map) is computed here, once."""
     state = _state(source, which, device, limit)
-    files = resources.files("vaekit.explore")
-    page = files.joinpath("page.html").read_text(encoding="utf-8")
-    script = files.joinpath("classes.js").read_text(encoding="utf-8")  # the page's class controls
+    page = resources.files("vaekit.explore").joinpath("page.html").read_text(encoding="utf-8")
     # no /docs or /redoc: they load their scripts from a CDN, and the explorer must work offline
     app = FastAPI(title="vaekit latent explorer", docs_url=None, redoc_url=None)
     app.state.explorer = state
     _add_error_handlers(app)
+    _add_class_routes(app, state)
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         return page
 
-    @app.get("/classes.js", responses={200: {"content": {"text/javascript": {}}}})
-    def classes_script() -> Response:
-        return Response(script, media_type="text/javascript")
 
     # a video model's content and motion controls: their sizes and the shift sliders' ranges, found once
     video = videos.video_info(state) if state.media and videos.has_motion(state) else None
@@ -144,14 +158,6 @@ def create_app(source: str | Path | Any, *, which: str = "best", device: str = "
         if state.typed:  # the item as the run's kind shows it
             return {**item_json(state, state.decode_item(z, y), "decode(z)"), "point": state.point(z)}
         return {"image": data_url(to_pixels(state.decode_item(z, y))), "point": state.point(z)}
-
-    @app.post("/api/random")
-    def random(req: RandomRequest) -> dict[str, Any]:
-        return classes.prior_answer(state, req.seed, req.label)
-
-    @app.get("/api/convert/{i}")
-    def convert(i: int) -> dict[str, Any]:
-        return classes.convert_answer(state, i)
 
     @app.get("/api/video/code/{i}")
     def video_code(i: int) -> dict[str, Any]:
