@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from vaekit.fast import adam
+from vaekit.fast import adam, cache
 from vaekit.fast.auto import AutoStep
 from vaekit.fast.compiling import CompiledOrEager, sampling_options
 from vaekit.fast.drawn import DrawnBatch, can_draw, drawn_batches
@@ -78,15 +78,16 @@ def make_step(module: nn.Module, params: list[nn.Parameter], opt: torch.optim.Op
     needs `auto`: what the run ahead and the cache key are; without it, auto compiles)."""
     if compile == "off":
         return PlainStep(module, params, opt, grad_clip, dist, device)
+    cache.use_for_inductor(cache.cache_root())  # compiled once per machine, not once per run
     if dist.enabled:  # DDP's hooks run inside autograd's backward: the plain step, its objective compiled
         compiled = CompiledOrEager(module, options=sampling_options())
         return PlainStep(module, params, opt, grad_clip, dist, device, compiled, batch_size // dist.world)
-    if auto is None:
+    if auto is None or compile == "on":
         return FastStep(module, params, opt, grad_clip, batch_size, device)
     plain = PlainStep(module, params, opt, grad_clip, dist, device)
     return AutoStep(plain, lambda: FastStep(module, params, opt, grad_clip, batch_size, device), auto.ahead,
                     steps_per_epoch=auto.steps_per_epoch, batch_size=batch_size, key=auto.key,
-                    default_speedup=auto.default_speedup, say=auto.say, force=compile == "on")
+                    default_speedup=auto.default_speedup, say=auto.say)
 
 
 @dataclass

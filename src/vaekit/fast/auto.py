@@ -74,13 +74,13 @@ def expected_speedup(record: cache.Record | None, default: float) -> float:
 
 
 class AutoStep:
-    """The training step of `--compile auto` (and `on`, which compiles from the first step and measures
-    it for the cache). make_fast: builds the compiled step (`vaekit.fast.FastStep`) when it is chosen;
-    ahead(): (steps left in the run, seconds left in its --max-minutes budget or inf)."""
+    """The training step of `--compile auto`. make_fast: builds the compiled step (`vaekit.fast.FastStep`)
+    when it is chosen; ahead(): (steps left in the run, seconds left in its --max-minutes budget or inf);
+    say: prints the decision's line."""
 
     def __init__(self, plain: PlainStep, make_fast: Callable[[], Any], ahead: Callable[[], tuple[int, float]], *,
                  steps_per_epoch: int, batch_size: int, key: dict[str, Any], default_speedup: float,
-                 say: Callable[[str], None], force: bool = False) -> None:
+                 say: Callable[[str], None]) -> None:
         self.plain, self.make_fast, self.ahead, self.say = plain, make_fast, ahead, say
         self.steps_per_epoch, self.batch_size, self.key = steps_per_epoch, batch_size, key
         self.root = cache.cache_root()
@@ -90,8 +90,6 @@ class AutoStep:
         self.decided = False
         self.eager_times: list[float] = []
         self.compiled_times: list[float] = []  # the first one includes the compilation
-        if force:
-            self._compile(f"compiling the training step (--compile on; ~{expected_cost(self.record)[0]:.0f} s)")
 
     def batches(self, data: Any, batch_size: int, generator: torch.Generator
                 ) -> Iterator[tuple[torch.Tensor | DrawnBatch, torch.Tensor | None]]:
@@ -132,16 +130,9 @@ class AutoStep:
         cost, cached = expected_cost(self.record)
         decision = decide(seconds, cost, expected_speedup(self.record, self.default_speedup),
                           epochs_ahead=epochs, cached=cached)
+        self.say(decision.reason)
         if decision.compile:
-            self._compile(decision.reason)
-        else:
-            self.say(decision.reason)
-
-    def _compile(self, reason: str) -> None:
-        self.decided = True
-        self.say(reason)
-        cache.use_for_inductor(self.root)
-        self.fast = self.make_fast()
+            self.fast = self.make_fast()
 
     def _time_compiled(self, seconds: float) -> None:
         self.compiled_times.append(seconds)
