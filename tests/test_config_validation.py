@@ -59,3 +59,29 @@ def test_config_file_errors_name_the_file(tmp_path):
     (tmp_path / "c.ini").write_text("")
     with pytest.raises(ConfigError, match="unknown format"):
         load_config(tmp_path / "c.ini")
+
+
+@pytest.mark.parametrize("text, want", [
+    ('{"train": {"compile": true}}', "on"), ('{"train": {"compile": false}}', "off"),
+    ('{"train": {"compile": "auto"}}', "auto"), ('{"train": {}}', "auto"),
+])
+def test_compile_takes_auto_on_off_and_the_booleans_of_older_config_files(tmp_path, text, want):
+    (tmp_path / "c.json").write_text(text)
+    assert load_config(tmp_path / "c.json").train.compile == want
+    (tmp_path / "c.toml").write_text(text.replace('{"train": {', "[train]\n").replace("}}", "").replace('"compile":',
+                                                                                                      "compile ="))
+    assert load_config(tmp_path / "c.toml").train.compile == want
+    with pytest.raises(ConfigError, match="compile='yes' is not one of auto, on, off"):
+        TrainConfig(compile="yes")
+
+
+@pytest.mark.parametrize("flags, want", [([], "auto"), (["--compile"], "on"), (["--no-compile"], "off"),
+                                         (["--compile", "auto"], "auto"), (["--compile", "off"], "off")])
+def test_compile_flags_force_it_on_or_off(tmp_path, flags, want):
+    from vaekit.cli import build_parser, config_from_args
+
+    (tmp_path / "old.json").write_text('{"train": {"compile": true}}')  # a file's value, overridden by the flag
+    args = build_parser().parse_args(["train", "--data", "shapes", *flags])
+    assert config_from_args(args).train.compile == want
+    from_file = config_from_args(args, load_config(tmp_path / "old.json").to_dict()).train.compile
+    assert from_file == (want if flags else "on")

@@ -28,13 +28,17 @@ KL_ESTIMATORS = ("analytic", "mc")
 OBJECTIVES = ("elbo", "iwae")
 INFERENCE = ("bottom_up", "top_down")
 SCHEDULES = ("constant", "cosine")
+COMPILE = ("auto", "on", "off")
 
 
-def _f(default: Any, help: str, flag: str | None = None, **kw: Any) -> Any:
-    """A dataclass field carrying its --help text (and optionally its CLI flag name)."""
-    meta = {"help": help}
+def _f(default: Any, help: str, flag: str | None = None, switch: bool = False, **kw: Any) -> Any:
+    """A dataclass field carrying its --help text (and optionally its CLI flag name). switch: a choice of
+    on/off/... whose flag alone means on and whose --no- form means off (`vaekit.cli.common`)."""
+    meta: dict[str, Any] = {"help": help}
     if flag:
         meta["flag"] = flag
+    if switch:
+        meta["switch"] = True
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta, **kw)
     return field(default=default, metadata=meta, **kw)
@@ -325,9 +329,14 @@ class TrainConfig:
     flush_denormals: bool = _f(True, "flush subnormal floats to zero on every CPU thread while training (FTZ/DAZ): "
                                      "a long run fills Adam's state with them, and each costs ~100x a normal operation "
                                      "on x86 (docs/benchmarks.md); off: IEEE gradual underflow")
-    compile: bool = _f(True, "torch.compile the training step: forward, backward and the gradient check in one "
-                             "graph, Adam's fused kernel called directly (docs/benchmarks.md); the first steps wait "
-                             "~20 s for compilation")
+    compile: str | bool = _f("auto", "auto, on or off: torch.compile the training step (forward, backward and "
+                                     "the gradient check in one graph, Adam's fused kernel called directly; "
+                                     "docs/benchmarks.md). auto: time the first eager steps and compile only when "
+                                     "the run ahead (its epochs, or its --max-minutes budget) saves more than the "
+                                     "compilation costs (~20 s the first time on a machine, ~5 s once cached in "
+                                     "~/.cache/vaekit/compiled; VAEKIT_COMPILE_CACHE=DIR or off). --compile alone "
+                                     "forces it on, --no-compile off; config files may say true or false",
+                             switch=True)
     grid: int = _f(64, "images in the per-epoch sample and reconstruction grids")
     log_every: int = _f(50, "write a step line to metrics.jsonl every this many steps")
     progress: bool = _f(True, "show a progress bar")
@@ -346,6 +355,9 @@ class TrainConfig:
         _choice("objective", self.objective, OBJECTIVES)
         _choice("kl", self.kl, KL_ESTIMATORS)
         _choice("precision", self.precision, ("fp32", "bf16"))
+        if isinstance(self.compile, bool):  # config files and code from before auto: true forces it on
+            self.compile = "on" if self.compile else "off"
+        _choice("compile", self.compile, COMPILE)
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"ema={self.ema} must lie in [0, 1)")
         if not 0.0 <= self.lr_min_ratio <= 1.0:

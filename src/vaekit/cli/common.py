@@ -40,6 +40,9 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             kw: dict[str, Any] = {"dest": f"{section}.{f.name}", "default": argparse.SUPPRESS,
                                   "help": f"{f.metadata['help']} (default: {default})"}
             ann = str(f.type).replace(" ", "")
+            if f.metadata.get("switch"):
+                _add_switch(group, flag, kw)
+                continue
             if ann == "bool":
                 kw["action"] = argparse.BooleanOptionalAction
             elif ann == "list[int]":
@@ -48,6 +51,13 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                 kw["type"] = {"int": int, "float": float}.get(ann.replace("|None", ""), str)
                 kw["metavar"] = f.name.upper()
             group.add_argument(flag, **kw)
+
+
+def _add_switch(group: Any, flag: str, kw: dict[str, Any]) -> None:
+    """`--flag [auto|on|off]` (alone: on) and `--no-flag` (off), for a config field marked `switch`."""
+    group.add_argument(flag, nargs="?", const="on", choices=("auto", "on", "off"), metavar="{auto,on,off}", **kw)
+    group.add_argument("--no-" + flag[2:], dest=kw["dest"], action="store_const", const="off",
+                       default=argparse.SUPPRESS, help=f"the same as {flag} off")
 
 
 def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> Config:

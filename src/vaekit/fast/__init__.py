@@ -1,10 +1,12 @@
 """Everything in vaekit that exists only for speed, behind one entry point: `make_step`.
 
-The Trainer asks `make_step` for its training step at start-up. With `--compile` on one process it
+The Trainer asks `make_step` for its training step at start-up. With `--compile on` on one process it
 gets a `FastStep`: forward, backward, norm and finiteness check in one compiled graph
 (`functional.FunctionalGradients`), Adam's fused kernel called directly (`adam.AdamUpdate`), and
 dynamically binarized batches drawn inside that graph (`drawn`). Distributed runs get the plain step
-with a compiled objective; `--no-compile` the plain step alone. Every path computes the same step
+with a compiled objective; `--no-compile` the plain step alone. `--compile auto`, the default, gets an
+`auto.AutoStep`: eager steps until the run ahead is known to pay for a compilation, then a `FastStep`;
+`cache` keeps inductor's artefacts and what compiling cost on this machine. Every path computes the same step
 (tested), and each private torch API used here is checked for at start-up, falling back to the plain
 code with one log line where this torch lacks it. The evaluation's compiled log-weights
 (`compiling.sampling_options`) and subnormal flushing (`denormals`) live here too.
@@ -14,13 +16,15 @@ docs/benchmarks.md says what each measure brings.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from vaekit.fast import adam
+from vaekit.fast import adam, cache
+from vaekit.fast.auto import AutoStep
 from vaekit.fast.compiling import CompiledOrEager, sampling_options
 from vaekit.fast.drawn import DrawnBatch, can_draw, drawn_batches
 from vaekit.fast.functional import FunctionalGradients
@@ -67,15 +71,35 @@ class FastStep:
 
 
 def make_step(module: nn.Module, params: list[nn.Parameter], opt: torch.optim.Optimizer, *, grad_clip: float,
-              batch_size: int, compile: bool, dist: distributed.DistEnv, device: torch.device) -> Any:
+              batch_size: int, compile: str, dist: distributed.DistEnv, device: torch.device,
+              auto: AutoPlan | None = None) -> Any:
     """The training step for a run (`vaekit.training.step` states its contract). module: the
-    ObjectiveModule (DDP-wrapped when distributed)."""
-    if not compile:
+    ObjectiveModule (DDP-wrapped when distributed). compile: on, off or auto (`vaekit.fast.auto`, which
+    needs `auto`: what the run ahead and the cache key are; without it, auto compiles)."""
+    if compile == "off":
         return PlainStep(module, params, opt, grad_clip, dist, device)
+    cache.use_for_inductor(cache.cache_root())  # compiled once per machine, not once per run
     if dist.enabled:  # DDP's hooks run inside autograd's backward: the plain step, its objective compiled
         compiled = CompiledOrEager(module, options=sampling_options())
         return PlainStep(module, params, opt, grad_clip, dist, device, compiled, batch_size // dist.world)
-    return FastStep(module, params, opt, grad_clip, batch_size, device)
+    if auto is None or compile == "on":
+        return FastStep(module, params, opt, grad_clip, batch_size, device)
+    plain = PlainStep(module, params, opt, grad_clip, dist, device)
+    return AutoStep(plain, lambda: FastStep(module, params, opt, grad_clip, batch_size, device), auto.ahead,
+                    steps_per_epoch=auto.steps_per_epoch, batch_size=batch_size, key=auto.key,
+                    default_speedup=auto.default_speedup, say=auto.say)
 
 
-__all__ = ["FastStep", "make_step"]
+@dataclass
+class AutoPlan:
+    """What `--compile auto` needs from the Trainer: ahead() gives (steps left, seconds left in the
+    --max-minutes budget or inf); key: the graph's cache key (`cache.graph_key`); default_speedup: the
+    kind's expected compiled/eager step ratio before one is measured; say: prints the decision."""
+    ahead: Callable[[], tuple[int, float]]
+    steps_per_epoch: int
+    key: dict[str, Any]
+    default_speedup: float
+    say: Callable[[str], None]
+
+
+__all__ = ["AutoPlan", "FastStep", "make_step"]

@@ -30,7 +30,9 @@ from vaekit.config_files import save_config
 from vaekit.data import class_count
 from vaekit.errors import ConfigError, TrainingError
 from vaekit.evaluation import validation_elbo
-from vaekit.fast import denormals, make_step
+from vaekit.fast import AutoPlan, denormals, make_step
+from vaekit.fast.cache import graph_key
+from vaekit.fast.drawn import can_draw
 from vaekit.kinds import kind_of, with_kind_defaults
 from vaekit.model import VAE, build_model
 from vaekit.objectives import Terms, beta_at
@@ -130,8 +132,10 @@ class Trainer:
         if self.dist.enabled:  # gradients all-reduced by DDP's hooks (gloo on CPUs, nccl on GPUs)
             ids = [self.device.index] if self.device.type == "cuda" else None
             objective = nn.parallel.DistributedDataParallel(objective, device_ids=ids)
+        mode = t.compile if self.kind.compiles else "off"
         self.step = make_step(objective, self.params, self.opt, grad_clip=t.grad_clip, batch_size=t.batch_size,
-                              compile=t.compile and self.kind.compiles, dist=self.dist, device=self.device)
+                              compile=mode, dist=self.dist, device=self.device,
+                              auto=None if mode == "off" or self.dist.enabled else self._auto_plan())
         # --aggressive: its epochs take a plain step of their own, which updates the encoder or the decoder alone
         self.aggressive = AggressiveTraining(objective, self.model, self.params, self.opt, t.grad_clip, self.dist,
                                              self.device, cfg.model.conditional) if t.aggressive else None
@@ -140,6 +144,20 @@ class Trainer:
         self.progress = 0.0  # of the last step: the fraction of the run done (vaekit.training.schedule)
         self._epoch_started = time.perf_counter()
         self._clock: float | None = None  # distributed: rank 0's elapsed seconds, as last broadcast
+
+    def _auto_plan(self) -> AutoPlan:
+        """What `--compile auto` weighs: the run ahead (steps, and the budget's seconds), the cache key."""
+        t, data = self.cfg.train, self.train_data
+        x = getattr(data, "x", None)
+        dtype = x.dtype if isinstance(x, torch.Tensor) else torch.float32
+        key = graph_key(self.cfg, tuple(data.event_shape), dtype, can_draw(data), self.device)
+
+        def ahead() -> tuple[int, float]:
+            budget = t.max_minutes * 60 - self._elapsed() if t.max_minutes else math.inf
+            return t.epochs * self.steps_per_epoch - self.state.step, max(budget, 0.0)
+
+        return AutoPlan(ahead, self.steps_per_epoch, key, self.kind.compile_speedup,
+                        tqdm.write if self.main else lambda _: None)
 
     def open(self, resume: bool) -> None:
         """Continue from the run folder's newest intact checkpoint, or start the folder afresh (a new
@@ -267,7 +285,7 @@ class Trainer:
             from vaekit.evaluation import evaluate
 
             res = evaluate(self.eval_model, self.val_data, k=t.eval_k, seed=t.seed, progress=False,
-                           compile=t.compile)
+                           compile=t.compile != "off")
             record["val_log_likelihood"] = res["log_likelihood"]
         if self.aggressive is not None:  # I_q(x; z), and the end of aggressive mode when it did not rise
             record.update(self.aggressive.end_epoch(s, self.eval_model, self.val_data, t.seed, record["epoch"],
