@@ -303,7 +303,8 @@ class TrainConfig:
     iwae_k: int = _f(5, "iwae objective: importance samples per data point")
     kl: str = _f("analytic", "KL estimator: analytic (SGVB estimator B) or mc (estimator A)")
     samples: int = _f(1, "L: latent samples per data point in the ELBO")
-    beta: float = _f(1.0, "weight of the KL term (beta-VAE; 1 = the ELBO)")
+    beta: float = _f(1.0, "weight of the KL term (beta-VAE; 1 = the ELBO); the best checkpoint is then the one of the "
+                              "best validation -(distortion + beta * rate)")
     warmup_steps: int = _f(0, "linear KL warm-up from 0 to beta over this many steps (0 = off); a warm-up longer "
                               "than the run (its epochs, or its --max-minutes budget) ends with it")
     free_bits: float = _f(0.0, "free bits per latent dimension, in nats (Kingma et al. 2016; 0 = off): the loss "

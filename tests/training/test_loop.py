@@ -208,3 +208,23 @@ def test_max_minutes_stops_after_the_epoch_that_spends_the_budget(tmp_path):
     run = vaekit.train(tiny_config(epochs=50, max_minutes=1e-6), out=tmp_path / "run")
     ep = epochs_of(run.dir)
     assert len(ep) == 1 and ep[0]["wall_seconds"] > 0
+
+
+def test_selection_score_is_the_trained_objective():
+    # the ELBO prefers the second record (-7 > -8), a beta = 0.1 objective the first (-2.8 > -6.1)
+    first = {"val_elbo": -10.0, "val_rate": 8.0, "val_distortion": 2.0}
+    second = {"val_elbo": -7.0, "val_rate": 1.0, "val_distortion": 6.0}
+    assert loop.selection_score(first, 1.0) == -10.0 and loop.selection_score(second, 1.0) == -7.0
+    assert loop.selection_score(first, 0.1) == pytest.approx(-2.8)
+    assert loop.selection_score(second, 0.1) == pytest.approx(-6.1)
+    assert loop.selection_score({**first, "val_log_likelihood": -5.0}, 0.1) == -5.0  # --eval-k: log p(x)
+
+
+def test_a_beta_vae_keeps_its_best_validation_objective(tmp_path):
+    cfg = tiny_config(epochs=3, beta=0.05)
+    trainer = loop.Trainer(cfg, tmp_path / "run")
+    trainer.open(resume=False)
+    trainer.fit()
+    scores = [-(r["val_distortion"] + 0.05 * r["val_rate"]) for r in epochs_of(tmp_path / "run")]
+    assert len(scores) == 3
+    assert trainer.state.best_val == pytest.approx(max(scores), rel=1e-9)

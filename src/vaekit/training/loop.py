@@ -67,7 +67,7 @@ from vaekit.training.step import ObjectiveModule
 class LoopState:
     epoch: int = 0               # epochs finished
     step: int = 0                # optimizer steps attempted (skipped ones included)
-    best_val: float = -math.inf  # the selection score: val log-likelihood with --eval-k, else val ELBO
+    best_val: float = -math.inf  # the selection score of the best epoch so far (selection_score)
     skipped: int = 0             # non-finite steps skipped, in total
     nonfinite_in_row: int = 0
     wall_seconds: float = 0.0    # training + validation time so far, across resumes (for --max-minutes)
@@ -93,6 +93,18 @@ SYNC_STEPS = 16  # distributed runs under a budget: steps between broadcasts of 
 
 def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
+
+
+def selection_score(record: dict[str, Any], beta: float) -> float:
+    """What 'best' maximises over the epochs' validation figures: log p(x) with --eval-k (IWAE training lowers
+    the ELBO while it raises log p(x)); else the objective the run trains, -(distortion + beta * rate) at the
+    run's final beta: the ELBO for beta = 1, and for a beta-VAE its own bound (Higgins et al. 2017), since a
+    beta < 1 run trades ELBO for rate on purpose and the ELBO would choose its first, least informative epoch."""
+    if "val_log_likelihood" in record:
+        return record["val_log_likelihood"]
+    if beta == 1.0:
+        return record["val_elbo"]
+    return -(record["val_distortion"] + beta * record["val_rate"])
 
 
 class Trainer:
@@ -293,8 +305,7 @@ class Trainer:
         s.epoch = record["epoch"]
         s.wall_seconds += time.perf_counter() - started if started is not None else record["train_seconds"]
         record["wall_seconds"] = s.wall_seconds
-        # IWAE training lowers the ELBO while it raises log p(x), so with --eval-k the bound chooses
-        score = record.get("val_log_likelihood", val["elbo"])
+        score = selection_score(record, t.beta)
         improved = score > s.best_val
         s.best_val = max(s.best_val, score)
         if self.main:
