@@ -53,6 +53,7 @@ def judges(data_cfg: Any) -> dict[str, Any]:
         out["speaker"] = Judge.fit(train.waves[fit], speaker[fit], train.sample_rate, int(speaker.max()) + 1)
         out["speaker_seconds"] = time.perf_counter() - start
         out["held_waves"], out["held_speakers"] = train.waves[held], speaker[held]
+        out["held_digits"] = factor(train, "digit")[held]
         out["train_speakers"] = sorted(set(speaker.tolist()))
     return out
 
@@ -130,18 +131,24 @@ def _agreement(predicted: torch.Tensor, source: torch.Tensor) -> float:
     return 100.0 * float((predicted == source).double().mean())
 
 
-def speaker_conversions(run: Any, test: Any, waves: torch.Tensor, content: torch.Tensor, judges_: dict,
-                        seed: int) -> dict:
-    """The speaker-conditional model says each test clip's digit in a training speaker's voice (drawn,
-    seeded): the speaker judge's target accuracy beside its accuracy on the training speakers' held-out
-    rendition, and the content judge's accuracy that the digit stayed."""
+def speaker_conversions(run: Any, judges_: dict, seed: int) -> dict:
+    """The speaker-conditional model says each of the training speakers' held-out clips (rendition 3, which
+    the speaker judge never heard) in another training speaker's voice (drawn, seeded): the speaker judge's
+    target accuracy beside its accuracy on those clips as they are, and the content judge's accuracy that
+    the digit stayed. Sources are training speakers' because q(z|x, y) reads the source's speaker: a test
+    speaker's label is an input the model never trained."""
+    from vaekit.kinds import kind_of
     from vaekit.kinds.sounds.measures import conversion_measures, judged_accuracy
 
+    cfg = run.config.data
+    train = kind_of(cfg.dataset).load_split(cfg, "train", run.data_stats)
+    held = train.select(torch.nonzero(renditions(train.files) == 3)[:, 0])
+    speaker, digit = factor(held, "speaker"), factor(held, "digit")
     voices = torch.tensor(judges_["train_speakers"])
-    target = voices[torch.randint(len(voices), (len(test),), generator=torch.Generator().manual_seed(seed))]
-    made = decoded_waves(lambda s: run.model.convert(test.x[s], test.labels[s], target[s]), len(test),
-                         run.data_stats)
+    place = torch.searchsorted(voices, speaker)  # each source's position among the training voices
+    target = voices[other_class(place, len(voices), seed)]  # another training voice for each clip
+    made = decoded_waves(lambda s: run.model.convert(held.x[s], speaker[s], target[s]), len(held), run.data_stats)
     out = conversion_measures(made, target, judges_["speaker"], judges_["held_waves"], judges_["held_speakers"])
-    out["chance"] = 100.0 / len(voices)  # the targets are the training speakers only
-    out["word"] = judged_accuracy(made, content, judges_["content"], waves, content)
+    out["chance"] = 100.0 / (len(voices) - 1)  # the target is one of the other training speakers
+    out["word"] = judged_accuracy(made, digit, judges_["content"], judges_["held_waves"], judges_["held_digits"])
     return out

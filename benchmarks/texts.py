@@ -52,6 +52,9 @@ def remedies(args: argparse.Namespace) -> dict[str, tuple[str, dict]]:
         "cvae-word-dropout": (f"conditional VAE + word dropout {args.word_dropout} + KL warm-up",
                               {"model": {"conditional": True, "word_dropout": args.word_dropout},
                                "train": {"warmup_steps": args.warmup_steps}}),
+        "cvae-beta": (f"conditional VAE, β = {args.cvae_beta} + word dropout {args.cvae_word_dropout}",
+                      {"model": {"conditional": True, "word_dropout": args.cvae_word_dropout},
+                       "train": {"beta": args.cvae_beta}}),
     }
 
 
@@ -162,7 +165,10 @@ def conversion(cvae: Any, lm: Any, judge: dict, args: argparse.Namespace) -> dic
     test = random_items(kind_of(cfg.dataset).load_split(cfg, "test", cvae.data_stats), args.convert_limit or None,
                         args.seed)
     res = conversion_measures(cvae, judge["classifier"], lm, test, beam=args.beam)
-    return {**res, **{k: v for k, v in judge.items() if k != "classifier"},
+    # the same sentences decoded with their own class: how much of a sentence z holds, the most a
+    # conversion can keep
+    own = conversion_measures(cvae, judge["classifier"], lm, test, target=test.labels.clone(), beam=args.beam)
+    return {**res, "reconstruction_bleu": own["bleu"], **{k: v for k, v in judge.items() if k != "classifier"},
             "decoding": f"beam {args.beam}" if args.beam else "greedy"}
 
 
@@ -193,6 +199,9 @@ def conversion_table(conversions: dict) -> str:
             ("BLEU-4 against the source", [f"{c['bleu']:.1f}" for c in cs], "100 = the input copied"),
             ("perplexity under the LM", [f"{c['perplexity']:.1f}" for c in cs],
              f"the source sentences': {first['source_perplexity']:.1f}")]
+    if all("reconstruction_bleu" in c for c in cs):
+        rows.append(("BLEU-4 of the reconstructions (own class)", [f"{c['reconstruction_bleu']:.1f}" for c in cs],
+                     "what z keeps of a sentence: the most a conversion can keep"))
     lines = ["| measure | " + " | ".join(c["label"] for c in cs) + " | reference |", "|---|" + "---|" * (len(cs) + 1)]
     lines += [f"| {name} | " + " | ".join(cells) + f" | {ref} |" for name, cells, ref in rows]
     for c in cs:
@@ -251,9 +260,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--word-dropout", type=float, default=0.5, help="word dropout remedy (default: 0.5)")
     p.add_argument("--free-bits", type=float, default=0.5, help="free bits remedy: nats per latent dimension "
                    "(default: 0.5)")
+    p.add_argument("--cvae-beta", type=float, default=0.05, help="cvae-beta: the KL weight of a conditional VAE "
+                   "whose z must hold the sentence for a conversion to keep it (default: 0.05)")
+    p.add_argument("--cvae-word-dropout", type=float, default=0.3, help="cvae-beta: its word dropout (default: 0.3)")
     p.add_argument("--only", type=lambda s: s.split(","), default=None,
                    help="a comma list of models: lm, vae, warmup, word-dropout, free-bits, aggressive, cvae, "
-                   "cvae-word-dropout")
+                   "cvae-word-dropout, cvae-beta")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runs", type=Path, default=None, help="a new folder for the run folders (default: a "
                    "temporary folder, removed at the end)")

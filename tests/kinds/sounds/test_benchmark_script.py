@@ -113,3 +113,46 @@ def test_the_textbook_network_is_vaekits_default_layer_for_layer():
     assert shapes(vk) == shapes(tb)
     x = torch.randn(3, 1, 128, 64)
     assert tb(x).shape == () and torch.isfinite(tb(x))
+
+
+def test_speaker_conversions_read_training_voices_and_convert_to_another(monkeypatch):
+    # the speaker-conditional model reads each source with its own, trained speaker label: the sources are
+    # the training speakers' held-out rendition 3, and every target is another training speaker
+    sj = importlib.import_module("sound_judging")
+    from types import SimpleNamespace
+
+    from vaekit.kinds.sounds.loading import SoundData
+
+    speakers, digits, reps = torch.tensor([3, 5, 9]), 2, 4
+    rows = [(s, d, r) for s in speakers.tolist() for d in range(digits) for r in range(reps)]
+    files = [f"{d}/{d}_s{s:02d}_r{r}.flac" for s, d, r in rows]
+    factors = torch.tensor([(d, s) for s, d, _ in rows])  # (N, 2)
+    x = torch.arange(len(rows), dtype=torch.float32).reshape(-1, 1, 1, 1)
+    train = SoundData(x, factors[:, 1], binarize="none", is_image=False, kind="sounds", factors=factors,
+                      factor_names=["digit", "speaker"], files=files)
+    monkeypatch.setattr("vaekit.kinds.kind_of", lambda name: SimpleNamespace(load_split=lambda *a: train))
+    seen = {}
+
+    def convert(xb, y, target):
+        seen.setdefault("x", []).append(xb.flatten())
+        seen.setdefault("y", []).append(y)
+        seen.setdefault("t", []).append(target)
+        return xb
+
+    monkeypatch.setattr(sj, "decoded_waves", lambda make, n, stats: make(slice(0, n)).reshape(n, 1))
+    judged = {}
+    monkeypatch.setattr("vaekit.kinds.sounds.measures.conversion_measures",
+                        lambda made, target, *a: judged.update(target=target) or {"target_accuracy": 0.0})
+    monkeypatch.setattr("vaekit.kinds.sounds.measures.judged_accuracy",
+                        lambda made, labels, *a: judged.update(digit=labels) or {"accuracy": 0.0})
+    run = SimpleNamespace(config=SimpleNamespace(data=SimpleNamespace(dataset="spoken-digits")), data_stats={},
+                          model=SimpleNamespace(convert=convert))
+    out = sj.speaker_conversions(run, {"train_speakers": speakers.tolist(), "speaker": None, "content": None,
+                                       "held_waves": None, "held_speakers": None, "held_digits": None}, seed=0)
+    sources = torch.cat(seen["x"]).long()
+    assert sorted(sources.tolist()) == [i for i, (_, _, r) in enumerate(rows) if r == 3]
+    y, t = torch.cat(seen["y"]), torch.cat(seen["t"])
+    assert torch.equal(y, factors[sources, 1])                  # each source read with its own speaker
+    assert bool((t != y).all()) and set(t.tolist()) <= set(speakers.tolist())
+    assert torch.equal(judged["target"], t) and torch.equal(judged["digit"], factors[sources, 0])
+    assert out["chance"] == pytest.approx(50.0)                # 1 / (3 - 1) other voices
