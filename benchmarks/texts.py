@@ -47,7 +47,9 @@ def remedies(args: argparse.Namespace) -> dict[str, tuple[str, dict]]:
         "warmup": (f"VAE + KL warm-up ({args.warmup_steps:,} steps)", {"train": {"warmup_steps": args.warmup_steps}}),
         "word-dropout": (f"VAE + word dropout {args.word_dropout}", {"model": {"word_dropout": args.word_dropout}}),
         "free-bits": (f"VAE + free bits λ = {args.free_bits}", {"train": {"free_bits": args.free_bits}}),
-        "aggressive": ("VAE + aggressive training (He et al. 2019)", {"train": {"aggressive": True}}),
+        # He et al. anneal the KL weight in every model they train, the aggressive one included (sec. 6.1)
+        "aggressive": (f"VAE + aggressive training (He et al. 2019) + KL warm-up ({args.warmup_steps:,} steps)",
+                       {"train": {"aggressive": True, "warmup_steps": args.warmup_steps}}),
         "cvae": ("conditional VAE (given the label)", {"model": {"conditional": True}}),
         "cvae-word-dropout": (f"conditional VAE + word dropout {args.word_dropout} + KL warm-up",
                               {"model": {"conditional": True, "word_dropout": args.word_dropout},
