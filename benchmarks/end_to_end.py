@@ -1,6 +1,6 @@
 """Whole-process wall time of `vaekit train`, compiled, eager and auto, from subprocess start to exit.
 
-    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/end_to_end.py --write      # ~1.5 hours on 2 cores
+    VAEKIT_DATA=../shared/data .venv/bin/python benchmarks/end_to_end.py --write      # ~30 minutes on 2 cores
     .venv/bin/python benchmarks/end_to_end.py --smoke         # seconds: a tiny model, eager and auto, 1 epoch
 
 Reference model: MLP 784-400-20, Bernoulli, dynamically binarized MNIST, batch 128 (benchmarks/throughput.py),
