@@ -25,7 +25,8 @@ SECTIONS = {"data": C.DataConfig, "model": C.ModelConfig, "train": C.TrainConfig
 FIELDS = {(s, f.name): f for s, t in SECTIONS.items() for f in dataclasses.fields(t)}
 CHOICES = {"binarize": C.BINARIZE, "arch": C.ARCHS, "activation": C.ACTIVATIONS,
            "likelihood": C.LIKELIHOODS, "prior": C.PRIORS, "variance": C.VARIANCES, "kl": C.KL_ESTIMATORS,
-           "objective": C.OBJECTIVES, "inference": C.INFERENCE, "schedule": C.SCHEDULES, "precision": ("fp32", "bf16")}
+           "objective": C.OBJECTIVES, "inference": C.INFERENCE, "schedule": C.SCHEDULES, "precision": ("fp32", "bf16"),
+           "compile": C.COMPILE}
 NON_POSITIVE = st.integers(-(2**63) + 1, 0)
 NEGATIVE_INT, NEGATIVE_FLOAT = st.integers(-(2**63) + 1, -1), st.floats(max_value=-1e-300, allow_infinity=False)
 BAD_SEED = st.integers(-(2**63) + 1, -1) | st.integers(2**62, 2**63 - 1)
@@ -68,6 +69,8 @@ def wrong_type(annotation: str) -> st.SearchStrategy:
     if base == "list[int]":
         return st.integers() | st.text(max_size=4) | st.lists(st.booleans() | st.floats() | st.text(), min_size=1,
                                                              max_size=3) | st.lists(huge, min_size=1, max_size=2)
+    if base == "str|bool":  # a choice that old files may give as a bool (--compile: true/false = on/off)
+        return st.integers() | st.floats() | st.lists(st.text(max_size=2), max_size=2)
     return st.integers() | st.booleans() | st.lists(st.text(max_size=2), max_size=2)  # str fields
 
 
@@ -215,8 +218,10 @@ def no_training(monkeypatch):
     monkeypatch.setattr(api, "train", fake_train)
 
 
+# --compile takes an optional value (alone it means on), so argparse reads a value that starts with "-" as
+# another flag; its values are checked by test_compile_flag_takes_auto_on_off
 VALUE_FLAGS = sorted({"--" + f.metadata.get("flag", f.name.replace("_", "-")) for f in FIELDS.values()
-                      if str(f.type) != "bool"})
+                      if str(f.type) not in ("bool", "str | bool")})
 
 
 @fuzz(max_examples=200)
@@ -321,3 +326,10 @@ def _has_yaml() -> bool:
     except ImportError:
         return False
     return True
+
+
+@pytest.mark.parametrize("value", ["maybe", "1", "true", ""])
+def test_compile_flag_takes_auto_on_off(no_training, capsys, value):
+    with case(), pytest.raises(SystemExit) as exit:
+        main(["train", "--compile", value, "--out", "/nonexistent/never-written"])
+    assert exit.value.code == 2 and "--compile" in capsys.readouterr().err

@@ -27,7 +27,7 @@ def smoke(tmp_path_factory):
 def test_every_model_is_trained_and_evaluated(smoke):
     results, root, _ = smoke
     expected = {"lm", "vae", "warmup", "word-dropout", "free-bits", "aggressive", "cvae", "cvae-word-dropout",
-                "conversions"}
+                "cvae-beta", "conversions"}
     assert set(results) == expected
     assert json.loads((root / "results.json").read_text())["vae"]["n"] == 60  # 10 % of --subset 600
     lm = results["lm"]
@@ -42,12 +42,16 @@ def test_every_model_is_trained_and_evaluated(smoke):
 def test_each_remedy_is_its_config_overrides(smoke):
     _, root, _ = smoke
     cfg = {key: json.loads((root / "runs" / key / "config.json").read_text())
-           for key in ("lm", "vae", "warmup", "word-dropout", "free-bits", "aggressive", "cvae", "cvae-word-dropout")}
+           for key in ("lm", "vae", "warmup", "word-dropout", "free-bits", "aggressive", "cvae", "cvae-word-dropout",
+                       "cvae-beta")}
     assert cfg["lm"]["model"]["arch"] == "lm" and cfg["vae"]["model"]["arch"] == "lstm"
     assert cfg["warmup"]["train"]["warmup_steps"] == 20 and cfg["vae"]["train"]["warmup_steps"] == 0
     assert cfg["word-dropout"]["model"]["word_dropout"] == 0.5 and cfg["vae"]["model"]["word_dropout"] == 0.0
     assert cfg["free-bits"]["train"]["free_bits"] == 0.5 and cfg["vae"]["train"]["free_bits"] == 0.0
     assert cfg["aggressive"]["train"]["aggressive"] and not cfg["vae"]["train"]["aggressive"]
+    assert cfg["aggressive"]["train"]["warmup_steps"] == 20  # He et al. anneal the KL weight in every model
+    beta = cfg["cvae-beta"]
+    assert beta["model"]["conditional"] and beta["model"]["word_dropout"] == 0.3 and beta["train"]["beta"] == 0.05
     assert cfg["cvae"]["model"]["conditional"] and cfg["cvae"]["model"]["n_classes"] == 5
     both = cfg["cvae-word-dropout"]
     assert both["model"]["conditional"] and both["model"]["word_dropout"] == 0.5 and both["train"]["warmup_steps"] == 20
@@ -59,10 +63,11 @@ def test_each_remedy_is_its_config_overrides(smoke):
 
 def test_the_conversion_measures_are_reported_for_each_conditional_model(smoke):
     conversions = smoke[0]["conversions"]
-    assert set(conversions) == {"cvae", "cvae-word-dropout"}
+    assert set(conversions) == {"cvae", "cvae-word-dropout", "cvae-beta"}
     for c in conversions.values():
         assert c["n"] == 60 and c["classifier_test_accuracy"] >= 95.0  # text-shapes: the object word decides
         assert 0.0 <= c["transfer_accuracy"] <= 100.0 and 0.0 <= c["bleu"] <= 100.0 and c["perplexity"] > 1.0
+        assert 0.0 <= c["reconstruction_bleu"] <= 100.0
 
 
 def test_the_table_lands_in_the_page_given(smoke):
@@ -72,7 +77,9 @@ def test_the_table_lands_in_the_page_given(smoke):
     assert "<!-- text-results:start -->" in text and "<!-- text-results:end -->" in text
     assert "| LSTM language model | " in text and "| VAE + free bits λ = 0.5 | " in text
     assert "transfer accuracy" in text and "--smoke" in text
-    assert "| measure | conditional VAE (given the label) | conditional VAE + word dropout 0.5 + KL warm-up |" in text
+    assert ("| measure | conditional VAE (given the label) | conditional VAE + word dropout 0.5 + KL warm-up | "
+            "conditional VAE, β = 0.05 + word dropout 0.3 | reference |") in text
+    assert "| BLEU-4 of the reconstructions (own class) | " in text
 
 
 def test_smoke_figures_never_overwrite_the_real_page(capsys):
