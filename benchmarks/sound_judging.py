@@ -143,7 +143,7 @@ def speaker_conversions(run: Any, judges_: dict, seed: int) -> dict:
     cfg = run.config.data
     train = kind_of(cfg.dataset).load_split(cfg, "train", run.data_stats)
     held = train.select(torch.nonzero(renditions(train.files) == 3)[:, 0])
-    speaker, digit = factor(held, "speaker"), factor(held, "digit")
+    speaker, digit = factor(held, "speaker").contiguous(), factor(held, "digit")  # (M,) each
     voices = torch.tensor(judges_["train_speakers"])
     place = torch.searchsorted(voices, speaker)  # each source's position among the training voices
     target = voices[other_class(place, len(voices), seed)]  # another training voice for each clip

@@ -249,10 +249,6 @@ class ExplorerState:
 
     # --- model calls ----------------------------------------------------------------------------
 
-    def decode(self, z: torch.Tensor) -> np.ndarray:
-        """uint8 pixels of model.decode(z) for one latent vector (D,)."""
-        return to_pixels(self.decode_item(z))
-
     def decode_item(self, z: torch.Tensor, y: int | None = None) -> torch.Tensor:
         """model.decode(z) (with class y for a conditional model) for one latent vector (D,): one item."""
         label = None if y is None else torch.tensor([y], device=self.device)
