@@ -4,6 +4,7 @@ fail)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,20 @@ def tiny_config(**train: object) -> Config:
     return Config(data=DataConfig(dataset="shapes", image_size=16, subset=1500),
                   model=ModelConfig(hidden=[64], latent_dim=4),
                   train=TrainConfig(**t))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compile_records(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests' compiled runs keep their timing records (vaekit.fast.cache) out of the user's cache,
+    where they would steer later `--compile auto` runs; inductor's kernels stay in the usual folder."""
+    from vaekit.fast import cache
+
+    with pytest.MonkeyPatch.context() as mp:
+        root = cache.cache_root()
+        if root is not None and "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+            mp.setenv("TORCHINDUCTOR_CACHE_DIR", str(root / "inductor"))
+        mp.setenv(cache.ENV, str(tmp_path_factory.mktemp("compile-cache")))
+        yield
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ tiny run whose decision is eager trains exactly as `--compile off`."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -62,14 +63,22 @@ class FakeStep:
         self.clock, self.seconds, self.calls = clock, seconds, 0
         self.device = torch.device("cpu")
         self.gradients = type("G", (), {"fn": object()})()
+        self.recorder: auto.Recorder | None = None
 
     def batches(self, data, batch_size, generator):
         yield from data
 
     def __call__(self, x, y, beta):
         self.calls += 1
+        start = self.clock[0]
         self.clock[0] += self.seconds * (200 if self.calls == 1 and self.seconds < 0.01 else 1)
+        if self.recorder is not None and not self.recorder.done:  # as FastStep times its calls
+            self.recorder.time(self.clock[0] - start, compiled=True)
         return "terms", True
+
+    def made(self, recorder: auto.Recorder | None) -> FakeStep:
+        self.recorder = recorder
+        return self
 
 
 def auto_step(monkeypatch, tmp_path, steps_left: int, budget: float = math.inf, record=None):
@@ -81,7 +90,7 @@ def auto_step(monkeypatch, tmp_path, steps_left: int, budget: float = math.inf, 
         cache.write_record(tmp_path, key, record)
     plain, fast = FakeStep(clock, 0.010), FakeStep(clock, 0.005)  # compiled: 2x; its first call: 2 s of compiling
     said: list[str] = []
-    step = auto.AutoStep(plain, lambda: fast, lambda: (steps_left, budget), steps_per_epoch=100, batch_size=4,
+    step = auto.AutoStep(plain, fast.made, lambda: (steps_left, budget), steps_per_epoch=100, batch_size=4,
                          key=key, default_speedup=1.5, say=said.append)
     return step, plain, fast, said, key
 
@@ -124,6 +133,37 @@ def test_measured_numbers_make_the_next_run_compile(monkeypatch, tmp_path):
     assert step.fast is not None
     assert said == ["compiling the training step (~1 s, cached on this machine): 10 epochs ahead, "
                     "saves ~8 s at 4.00x"]
+
+
+def test_a_forced_compilation_records_what_it_cost_for_later_auto_runs(monkeypatch, tmp_path):
+    # --compile on: no eager steps timed; its record gives the compile cost and the compiled step, and
+    # the next auto run takes the kind's default speed-up and a warm cache's share of that cost
+    clock = [0.0]
+    monkeypatch.setenv(cache.ENV, str(tmp_path))
+    recorder = auto.Recorder({"graph": "forced"})
+    fast = FakeStep(clock, 0.005).made(recorder)
+    run(fast, auto.COMPILED_STEPS + 5)
+    got = cache.read_record(tmp_path, {"graph": "forced"})
+    assert got == cache.Record(compile_seconds=pytest.approx(0.995), compiles=1, eager_step=None,
+                               compiled_step=pytest.approx(0.005))
+    assert auto.expected_cost(got) == (pytest.approx(0.995 * auto.WARM_SHARE), True)
+    assert auto.expected_speedup(got, 1.5) == 1.5
+    # a compilation that failed (the plain step ran instead) measures nothing
+    failed = auto.Recorder({"graph": "failed"})
+    failed.time(3.0, compiled=False)
+    for _ in range(auto.COMPILED_STEPS + 1):
+        failed.time(0.01, compiled=True)
+    assert failed.done and cache.read_record(tmp_path, {"graph": "failed"}) is None
+
+
+def test_a_real_forced_run_writes_its_record(tmp_path, monkeypatch):
+    monkeypatch.setenv(cache.ENV, str(tmp_path))
+    vaekit.train(tiny_config(epochs=1, compile="on"), out=tmp_path / "run")  # 38 steps, 37 full
+    (entry,) = (tmp_path / "records").iterdir()
+    record = json.loads(entry.read_text())
+    assert record["compiles"] == 1 and record["eager_step"] is None
+    assert 0 < record["compiled_step"] < 0.1 < record["compile_seconds"]  # seconds to compile, ms a step
+    assert record["key"]["model"]["latent_dim"] == 4
 
 
 def test_a_first_epoch_shorter_than_the_timed_steps_is_decided_at_the_next_epoch(monkeypatch, tmp_path):

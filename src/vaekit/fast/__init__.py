@@ -16,6 +16,7 @@ docs/benchmarks.md says what each measure brings.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 
 from vaekit.fast import adam, cache
-from vaekit.fast.auto import AutoStep
+from vaekit.fast.auto import AutoStep, Recorder
 from vaekit.fast.compiling import CompiledOrEager, sampling_options
 from vaekit.fast.drawn import DrawnBatch, can_draw, drawn_batches
 from vaekit.fast.functional import FunctionalGradients
@@ -40,7 +41,8 @@ class FastStep:
     not take (a last, smaller batch; the first Adam step; a failed compilation)."""
 
     def __init__(self, module: nn.Module, params: list[nn.Parameter], opt: torch.optim.Optimizer,
-                 grad_clip: float, batch_size: int, device: torch.device) -> None:
+                 grad_clip: float, batch_size: int, device: torch.device, recorder: Recorder | None = None) -> None:
+        self.recorder = recorder  # times the first compiled calls for the compile cache's record
         self.plain = PlainStep(module, params, opt, grad_clip, distributed.DistEnv(), device)
         self.gradients = FunctionalGradients(module, params, grad_clip)
         self.update = adam.AdamUpdate(opt, params)
@@ -60,6 +62,15 @@ class FastStep:
         # the graph is traced for full batches of tensors; a last, smaller batch, or a batch of another
         # type (vaekit.data.Padded sequences), takes the plain step
         whole = isinstance(x, (torch.Tensor, DrawnBatch)) and len(x) == self.batch_size
+        if not whole or self.recorder is None or self.recorder.done:
+            return self._step(x, y, beta, whole)
+        start = time.perf_counter()
+        out = self._step(x, y, beta, whole)  # bool(ok) waits for the step's kernels
+        self.recorder.time(time.perf_counter() - start, compiled=self.gradients.fn is not None)
+        return out
+
+    def _step(self, x: torch.Tensor | DrawnBatch, y: torch.Tensor | None, beta: torch.Tensor, whole: bool
+              ) -> tuple[Terms, bool]:
         found = self.gradients(x, beta, y) if whole else None
         if found is None:
             return self.plain(x.binarized() if isinstance(x, DrawnBatch) else x, y, beta)
@@ -82,10 +93,12 @@ def make_step(module: nn.Module, params: list[nn.Parameter], opt: torch.optim.Op
     if dist.enabled:  # DDP's hooks run inside autograd's backward: the plain step, its objective compiled
         compiled = CompiledOrEager(module, options=sampling_options())
         return PlainStep(module, params, opt, grad_clip, dist, device, compiled, batch_size // dist.world)
-    if auto is None or compile == "on":
+    if auto is None:
         return FastStep(module, params, opt, grad_clip, batch_size, device)
+    if compile == "on":  # measured all the same, for later auto runs on this machine
+        return FastStep(module, params, opt, grad_clip, batch_size, device, Recorder(auto.key))
     plain = PlainStep(module, params, opt, grad_clip, dist, device)
-    return AutoStep(plain, lambda: FastStep(module, params, opt, grad_clip, batch_size, device), auto.ahead,
+    return AutoStep(plain, lambda rec: FastStep(module, params, opt, grad_clip, batch_size, device, rec), auto.ahead,
                     steps_per_epoch=auto.steps_per_epoch, batch_size=batch_size, key=auto.key,
                     default_speedup=auto.default_speedup, say=auto.say)
 

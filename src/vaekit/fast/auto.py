@@ -74,22 +74,20 @@ def expected_speedup(record: cache.Record | None, default: float) -> float:
 
 
 class AutoStep:
-    """The training step of `--compile auto`. make_fast: builds the compiled step (`vaekit.fast.FastStep`)
+    """The training step of `--compile auto`. make_fast(recorder): builds the compiled step (`vaekit.fast.FastStep`), timed by recorder,
     when it is chosen; ahead(): (steps left in the run, seconds left in its --max-minutes budget or inf);
     say: prints the decision's line."""
 
-    def __init__(self, plain: PlainStep, make_fast: Callable[[], Any], ahead: Callable[[], tuple[int, float]], *,
+    def __init__(self, plain: PlainStep, make_fast: Callable[[Recorder], Any], ahead: Callable[[], tuple[int, float]], *,
                  steps_per_epoch: int, batch_size: int, key: dict[str, Any], default_speedup: float,
                  say: Callable[[str], None]) -> None:
         self.plain, self.make_fast, self.ahead, self.say = plain, make_fast, ahead, say
         self.steps_per_epoch, self.batch_size, self.key = steps_per_epoch, batch_size, key
-        self.root = cache.cache_root()
-        self.record = cache.read_record(self.root, key)
+        self.recorder = Recorder(key)
         self.default_speedup = default_speedup
         self.fast: Any = None
         self.decided = False
         self.eager_times: list[float] = []
-        self.compiled_times: list[float] = []  # the first one includes the compilation
 
     def batches(self, data: Any, batch_size: int, generator: torch.Generator
                 ) -> Iterator[tuple[torch.Tensor | DrawnBatch, torch.Tensor | None]]:
@@ -107,10 +105,7 @@ class AutoStep:
         full = len(x) == self.batch_size
         start = time.perf_counter()
         if self.fast is not None:
-            out = self.fast(x, y, beta)
-            if full and len(self.compiled_times) <= COMPILED_STEPS:
-                self._time_compiled(time.perf_counter() - start)
-            return out
+            return self.fast(x, y, beta)  # timed by its recorder
         out = self.plain(x.binarized() if isinstance(x, DrawnBatch) else x, y, beta)
         if full and not self.decided:
             self.eager_times.append(time.perf_counter() - start)
@@ -120,6 +115,10 @@ class AutoStep:
 
     def eager_step(self) -> float:
         return statistics.median(self.eager_times[1:])  # the first step pays for allocations and lazy imports
+
+    @property
+    def record(self) -> cache.Record | None:
+        return self.recorder.record
 
     def _decide(self) -> None:
         self.decided = True
@@ -132,20 +131,46 @@ class AutoStep:
                           epochs_ahead=epochs, cached=cached)
         self.say(decision.reason)
         if decision.compile:
-            self.fast = self.make_fast()
+            self.recorder.eager_step = step
+            self.fast = self.make_fast(self.recorder)
 
-    def _time_compiled(self, seconds: float) -> None:
-        self.compiled_times.append(seconds)
-        if len(self.compiled_times) == COMPILED_STEPS + 1 and self.fast.gradients.fn is not None:
-            self._write_record()
 
-    def _write_record(self) -> None:
-        """What this run measured, for the next run's decision: the compilation (the first compiled call
-        less an ordinary one), the compiled step, and the eager step when this run timed one."""
-        step = statistics.median(self.compiled_times[1:])
-        compiled = max(self.compiled_times[0] - step, 1e-3)
+
+class Recorder:
+    """Times a compiled step's first full-batch calls and writes this graph's record to the cache
+    (`cache.Record`), for the next `--compile auto` run to decide with: what compiling cost (the first
+    compiled call less an ordinary one), the compiled step, and the eager step when this run timed one.
+    Both `--compile auto` runs that compiled and `--compile on` runs measure, so one forced run is
+    enough for later auto runs to know this machine's cost."""
+
+    def __init__(self, key: dict[str, Any]) -> None:
+        self.root, self.key = cache.cache_root(), key
+        self.record = cache.read_record(self.root, key)
+        self.eager_step: float | None = None  # set by AutoStep when it timed eager steps
+        self.times: list[float] = []  # the first one includes the compilation
+        self.stopped = False
+
+    @property
+    def done(self) -> bool:
+        return self.stopped or len(self.times) > COMPILED_STEPS
+
+    def time(self, seconds: float, compiled: bool) -> None:
+        """One full-batch call's seconds; compiled: whether the compiled graph ran it (after a failed
+        compilation the plain step runs, which says nothing about compiling: nothing is written)."""
+        if self.done:
+            return
+        if not compiled:
+            self.stopped = True
+            return
+        self.times.append(seconds)
+        if self.done:
+            self._write()
+
+    def _write(self) -> None:
+        step = statistics.median(self.times[1:])
+        compiled = max(self.times[0] - step, 1e-3)
         old = self.record
-        eager = self.eager_step() if len(self.eager_times) >= MIN_STEPS else old.eager_step if old else None
+        eager = self.eager_step if self.eager_step is not None else old.eager_step if old else None
         expected, cached = expected_cost(old)
         if cached and compiled > 2 * expected + 5:
             log.warning("the compile cache did not hold this graph (compiled in %.0f s, expected ~%.0f s); "
