@@ -41,9 +41,14 @@ def models(args: argparse.Namespace) -> dict[str, tuple[str, dict]]:
     out = {"vae": ("VAE", {}),
            "cvae": (f"conditional VAE on the {content}", {"model": {"conditional": True}})}
     if args.data == "spoken-digits":
-        out["cvae-speaker"] = ("conditional VAE on the speaker",
-                               {"model": {"conditional": True}, "data": {"audio_label": "speaker"}})
-    return out
+        beta = f", β = {args.speaker_beta:g}" if args.speaker_beta != 1.0 else ""
+        out["cvae-speaker"] = (f"conditional VAE on the speaker{beta}",
+                               {"model": {"conditional": True}, "data": {"audio_label": "speaker"},
+                                "train": {"beta": args.speaker_beta}})
+    unknown = set(args.only or ()) - set(out)
+    if unknown:
+        raise SystemExit(f"--only: no model {', '.join(sorted(unknown))} on {args.data} (models: {', '.join(out)})")
+    return {k: v for k, v in out.items() if not args.only or k in args.only}
 
 
 def base_config(args: argparse.Namespace) -> dict:
@@ -227,6 +232,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-limit", type=int, default=0, help="random test clips measured (default: 0 = all)")
     p.add_argument("--samples-per-class", type=int, default=10, help="samples of the conditional model judged, "
                    "per class (default: 10)")
+    p.add_argument("--speaker-beta", type=float, default=1.0, help="the KL weight β of the speaker-conditional "
+                   "model: above 1, z is pressed to leave the voice to the label (default: 1)")
+    p.add_argument("--only", type=lambda s: s.split(","), default=None,
+                   help="a comma list of the models to train and measure: vae, cvae, cvae-speaker")
     add_output_args(p, "docs/sound_results.md", "tones of 0.25 s at 8 kHz, 2 epochs of small models, k = 5")
     return parse_with_smoke(p, argv, SMOKE, "docs/sound_results.md")
 
