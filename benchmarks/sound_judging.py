@@ -134,7 +134,8 @@ def _agreement(predicted: torch.Tensor, source: torch.Tensor) -> float:
 def speaker_conversions(run: Any, judges_: dict, seed: int) -> dict:
     """The speaker-conditional model says each of the training speakers' held-out clips (rendition 3, which
     the speaker judge never heard) in another training speaker's voice (drawn, seeded): the speaker judge's
-    target accuracy beside its accuracy on those clips as they are, and the content judge's accuracy that
+    target accuracy beside its accuracy on those clips as they are and as the model reconstructs them
+    (decoded with their own speaker), and the content judge's accuracy that
     the digit stayed. Sources are training speakers' because q(z|x, y) reads the source's speaker: a test
     speaker's label is an input the model never trained."""
     from vaekit.kinds import kind_of
@@ -150,5 +151,8 @@ def speaker_conversions(run: Any, judges_: dict, seed: int) -> dict:
     made = decoded_waves(lambda s: run.model.convert(held.x[s], speaker[s], target[s]), len(held), run.data_stats)
     out = conversion_measures(made, target, judges_["speaker"], judges_["held_waves"], judges_["held_speakers"])
     out["chance"] = 100.0 / (len(voices) - 1)  # the target is one of the other training speakers
+    # the model's ceiling: the same clips decoded with their own speaker, heard as that speaker
+    own = decoded_waves(lambda s: run.model.convert(held.x[s], speaker[s], speaker[s]), len(held), run.data_stats)
+    out["reconstructed"] = 100.0 * judges_["speaker"].accuracy(own, speaker)
     out["word"] = judged_accuracy(made, digit, judges_["content"], judges_["held_waves"], judges_["held_digits"])
     return out

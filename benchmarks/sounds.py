@@ -188,7 +188,8 @@ def judged_table(results: dict, content: str) -> str:
     if "cvae-speaker" in results:
         c = results["cvae-speaker"]["conversion"]
         rows += [("a training speaker's held-out clip in another training voice: speaker judge's target accuracy",
-                  f"{c['target_accuracy']:.1f} %", f"the held-out clips as they are: {ref['speaker']:.1f} %; chance "
+                  f"{c['target_accuracy']:.1f} %", f"the held-out clips as they are: {ref['speaker']:.1f} %, "
+                  f"as the model reconstructs them (decoded in their own voice): {c['reconstructed']:.1f} %; chance "
                   f"{c['chance']:.1f} % (1 / {ref['train_speakers'] - 1} other voices)"),
                  ("the same conversions: digit judge's accuracy that the digit stayed",
                   f"{c['word']['accuracy']:.1f} %",

@@ -147,11 +147,16 @@ def test_speaker_conversions_read_training_voices_and_convert_to_another(monkeyp
                         lambda made, labels, *a: judged.update(digit=labels) or {"accuracy": 0.0})
     run = SimpleNamespace(config=SimpleNamespace(data=SimpleNamespace(dataset="spoken-digits")), data_stats={},
                           model=SimpleNamespace(convert=convert))
-    out = sj.speaker_conversions(run, {"train_speakers": speakers.tolist(), "speaker": None, "content": None,
+    heard = {}
+    judge = SimpleNamespace(accuracy=lambda waves, labels: heard.update(labels=labels) or 0.25)
+    out = sj.speaker_conversions(run, {"train_speakers": speakers.tolist(), "speaker": judge, "content": None,
                                        "held_waves": None, "held_speakers": None, "held_digits": None}, seed=0)
-    sources = torch.cat(seen["x"]).long()
+    (sources, own), (y, y_own), (t, t_own) = (seen[k] for k in ("x", "y", "t"))  # the conversions, then own voice
+    sources = sources.long()
     assert sorted(sources.tolist()) == [i for i, (_, _, r) in enumerate(rows) if r == 3]
-    y, t = torch.cat(seen["y"]), torch.cat(seen["t"])
+    # the reference: the same clips decoded in their own voice, judged against their own speaker
+    assert torch.equal(own, sources.float()) and torch.equal(t_own, y_own) and torch.equal(y_own, y)
+    assert torch.equal(heard["labels"], y) and out["reconstructed"] == pytest.approx(25.0)
     assert torch.equal(y, factors[sources, 1])                  # each source read with its own speaker
     assert bool((t != y).all()) and set(t.tolist()) <= set(speakers.tolist())
     assert torch.equal(judged["target"], t) and torch.equal(judged["digit"], factors[sources, 0])
