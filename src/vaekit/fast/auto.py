@@ -142,7 +142,6 @@ class AutoStep:
             self.fast = self.make_fast(self.recorder)
 
 
-
 class Recorder:
     """Times a compiled step's first full-batch calls and writes this graph's record to the cache
     (`cache.Record`), for the next `--compile auto` run to decide with: what compiling cost (the first
