@@ -89,7 +89,7 @@ class AutoStep:
                  key: dict[str, Any], default_speedup: float,
                  say: Callable[[str], None]) -> None:
         self.plain, self.make_fast, self.ahead, self.say = plain, make_fast, ahead, say
-        self.steps_per_epoch, self.batch_size, self.key = steps_per_epoch, batch_size, key
+        self.steps_per_epoch, self.batch_size = steps_per_epoch, batch_size
         self.recorder = Recorder(key)
         self.default_speedup = default_speedup
         self.fast: Any = None
@@ -109,12 +109,11 @@ class AutoStep:
 
     def __call__(self, x: torch.Tensor | DrawnBatch, y: torch.Tensor | None, beta: torch.Tensor
                  ) -> tuple[Terms, bool]:
-        full = len(x) == self.batch_size
-        start = time.perf_counter()
         if self.fast is not None:
             return self.fast(x, y, beta)  # timed by its recorder
+        start = time.perf_counter()
         out = self.plain(x.binarized() if isinstance(x, DrawnBatch) else x, y, beta)
-        if full and not self.decided:
+        if len(x) == self.batch_size and not self.decided:
             self.eager_times.append(time.perf_counter() - start)
             if len(self.eager_times) >= DECIDE_STEPS + 1:
                 self._decide()
